@@ -1,0 +1,123 @@
+"""The one entry point below HTTP: envelope bytes and a session in, an answer (or an error) out.
+
+Every modifying operation goes through the same steps: load (catch up with the store) ->
+validate and modify (the handler, on a draft) -> check consistency (no action may be left
+pointing at a type that does not fit) -> save (a compare-and-swap on the version row). A
+change that changes nothing saves nothing. Without an explicit `resource_version`, losing the
+swap to another process re-runs the handler on the fresher state; with one, it is a 409.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from handlers.context import Changed, Context, Session
+from handlers.registry import OPERATIONS, Operation
+from metadata.consistency import new_inconsistencies, refuse
+from metadata.decoding import decode
+from metadata.errors import AccessDenied, Conflict, ParseFailed, rooted
+from metadata.objects import Draft
+from metadata.store import StaleVersion, Store, reachable
+from metadata.strict import Strict
+
+MAX_ATTEMPTS = 20
+
+
+class Envelope(Strict):
+    type: str
+    args: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
+    version: int = 1
+    resource_version: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.version not in (1, 2):
+            raise ValueError(f"unsupported version {self.version}; expected 1 or 2")
+
+
+_envelope = msgspec.json.Decoder(Envelope)
+
+
+def _conflict(referenced: int) -> Conflict:
+    return Conflict(f"metadata resource version referenced ({referenced}) did not match current version")
+
+
+def _prepare(body: bytes | msgspec.Raw, session: Session) -> tuple[Envelope, Operation, Any]:
+    envelope = decode(_envelope, body)
+    op = OPERATIONS.get(envelope.type)
+    if op is None:
+        raise ParseFailed(f'unknown metadata command "{envelope.type}"')
+    if op.admin_only and not session.is_admin:
+        raise AccessDenied("restricted access : admin only", "$.args")
+    if op.args is msgspec.Raw:
+        return envelope, op, envelope.args
+    with rooted("$.args"):
+        return envelope, op, decode(op.decoder, envelope.args)
+
+
+async def _modify(op: Operation, ctx: Context, args: Any) -> Any:
+    """Run one modifying operation on the context's draft and check what it changed."""
+    draft = ctx.changing
+    before = draft.copy()
+    draft.allow_inconsistent = False
+    with rooted("$.args"):
+        result = await op.run(ctx, args)
+    if not draft.allow_inconsistent:
+        fresh = new_inconsistencies(before, draft, draft.changed_since(before))
+        if fresh:
+            raise refuse(fresh, "cannot continue due to new inconsistent metadata").within("$.args")
+    return Changed() if result is None else result
+
+
+async def _nested(ctx: Context, body: msgspec.Raw) -> Any:
+    """One envelope of a bulk, on the bulk's draft."""
+    envelope, op, args = _prepare(body, ctx.session)
+    if envelope.resource_version not in (None, ctx.store.resource_version):
+        raise _conflict(envelope.resource_version)
+    inner = Context(ctx.store, ctx.session, envelope.version, ctx.draft, _nested)
+    if op.modifies:
+        return await _modify(op, inner, args)
+    with rooted("$.args"):
+        return await op.run(inner, args)
+
+
+def _finish(result: Any, version: int) -> Any:
+    if isinstance(result, Changed):
+        return {**result.body, "resource_version": version}
+    if isinstance(result, list):
+        return [_finish(item, version) for item in result]
+    return result
+
+
+async def execute(store: Store, body: bytes, session: Session) -> Any:
+    envelope, op, args = _prepare(body, session)
+    with reachable():
+        return await _execute(store, envelope, op, args, session)
+
+
+async def _execute(store: Store, envelope: Envelope, op: Operation, args: Any, session: Session) -> Any:
+    if not op.modifies:
+        await store.sync()
+        with rooted("$.args"):
+            return await op.run(Context(store, session, envelope.version, None, _nested), args)
+
+    async with store.write_lock:
+        for _ in range(MAX_ATTEMPTS):
+            await store.sync()
+            base = store.resource_version
+            if envelope.resource_version not in (None, base):
+                raise _conflict(envelope.resource_version)
+            draft = Draft(store.state)
+            result = await _modify(op, Context(store, session, envelope.version, draft, _nested), args)
+            changes = draft.effective()
+            if not changes or draft.dry_run:
+                return _finish(result, base)
+            try:
+                version = await store.commit(base, changes, envelope.type, session.role)
+            except StaleVersion:
+                if envelope.resource_version is not None:
+                    raise _conflict(envelope.resource_version) from None
+                continue
+            return _finish(result, version)
+    raise _conflict(store.resource_version)

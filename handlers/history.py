@@ -1,0 +1,59 @@
+"""get_metadata_history, diff_metadata, rollback_metadata: every version is kept.
+
+get_metadata_history {limit? (100), before?}: newest first, {versions: [{resource_version,
+created_at, operation, role}]}; `before` pages back (versions older than it).
+diff_metadata {from_version, to_version?}: {from_version, to_version, added, removed, changed},
+each entry {type, name, definition} (changed: {type, name, from, to}); to_version defaults to
+the current version.
+rollback_metadata {to_version}: a new version whose document equals that of `to_version`
+(nothing happens when it already does).
+
+Errors: parse-failed; not-exists for an unknown version, with its path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from handlers.context import Context
+from handlers.versions import state_at
+from metadata.diff import between
+from metadata.strict import Strict
+
+
+class GetMetadataHistory(Strict):
+    limit: int = msgspec.field(default=100)
+    before: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.limit <= 10_000:
+            raise ValueError("limit must be between 1 and 10000")
+
+
+class DiffMetadata(Strict):
+    from_version: int
+    to_version: int | None = None
+
+
+class RollbackMetadata(Strict):
+    to_version: int
+
+
+async def get_metadata_history(ctx: Context, args: GetMetadataHistory) -> dict[str, Any]:
+    return {"versions": await ctx.store.history(args.limit, args.before)}
+
+
+async def diff_metadata(ctx: Context, args: DiffMetadata) -> dict[str, Any]:
+    to_version = ctx.store.resource_version if args.to_version is None else args.to_version
+    old = await state_at(ctx, args.from_version, "$.from_version")
+    new = await state_at(ctx, to_version, "$.to_version")
+    return {"from_version": args.from_version, "to_version": to_version, **between(old, new)}
+
+
+async def rollback_metadata(ctx: Context, args: RollbackMetadata) -> None:
+    target = await state_at(ctx, args.to_version, "$.to_version")
+    draft = ctx.changing
+    draft.replace(target.all_items())
+    draft.allow_inconsistent = True  # a restore brings back exactly what was accepted then

@@ -1,0 +1,88 @@
+"""export_metadata, replace_metadata, clear_metadata: the whole document at once.
+
+export_metadata {at_version?}: envelope version 1 answers the Hasura v3 document (actions sorted
+by name, defaults omitted as Hasura omits them); version 2 answers {resource_version, metadata}.
+`at_version` answers the document as it was then (not-exists for an unknown version).
+
+replace_metadata: the args are a Hasura v1/v2/v3 document, or (Hasura's v2 form, chosen by the
+presence of a `metadata` key) {metadata, allow_inconsistent_metadata?, allow_warnings?, dry_run?},
+answered with {is_consistent, inconsistent_objects, resource_version}; `dry_run` adds `changes`
+(added/removed/changed objects) and changes nothing. Sections Switchboard does not serve are
+kept, exported back unchanged, and listed as inconsistent objects (they never block the replace).
+Errors: parse-failed / validation-failed with the path inside the document; 400 unexpected
+"cannot continue due to inconsistent metadata" when an action's types do not resolve and
+inconsistency was not allowed.
+
+clear_metadata {}: removes everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from handlers.context import Changed, Context
+from handlers.versions import state_at
+from metadata.consistency import inconsistent_actions, inconsistent_objects, refuse
+from metadata.decoding import decode
+from metadata.diff import describe
+from metadata.document import build_document, parse_document
+from metadata.errors import rooted
+from metadata.strict import Strict
+
+
+class ExportMetadata(Strict):
+    at_version: int | None = None
+
+
+class ReplaceMetadataV2(Strict):
+    metadata: msgspec.Raw
+    allow_inconsistent_metadata: bool = False
+    allow_warnings: bool = True
+    dry_run: bool = False
+
+
+class ClearMetadata(Strict):
+    pass
+
+
+_probe = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_v2 = msgspec.json.Decoder(ReplaceMetadataV2)
+
+
+async def export_metadata(ctx: Context, args: ExportMetadata) -> dict[str, Any]:
+    if args.at_version is None:
+        view, version = ctx.view, ctx.store.resource_version
+    else:
+        view, version = await state_at(ctx, args.at_version, "$.at_version"), args.at_version
+    document = build_document(view)
+    return {"resource_version": version, "metadata": document} if ctx.version == 2 else document
+
+
+async def replace_metadata(ctx: Context, args: msgspec.Raw) -> Changed | None:
+    draft = ctx.changing
+    if "metadata" in decode(_probe, args):
+        options = decode(_v2, args)
+        with rooted("$.metadata"):
+            draft.replace(parse_document(options.metadata))
+    else:
+        options = None
+        draft.replace(parse_document(args))
+
+    broken = inconsistent_actions(draft)
+    if broken and not (options and options.allow_inconsistent_metadata):
+        raise refuse(broken, "cannot continue due to inconsistent metadata")
+    draft.allow_inconsistent = True  # checked above, for the whole document
+    if options is None:
+        return None
+    objects = inconsistent_objects(draft)
+    body: dict[str, Any] = {"is_consistent": not objects, "inconsistent_objects": objects}
+    if options.dry_run:
+        draft.dry_run = True
+        body["changes"] = describe(draft.base, draft.effective())
+    return Changed(body)
+
+
+async def clear_metadata(ctx: Context, args: ClearMetadata) -> None:
+    ctx.changing.replace({})

@@ -1,0 +1,54 @@
+"""The operation registry: wire type name -> a frozen record describing its handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from handlers import actions, bulk, custom_types, history, inconsistency, metadata_io, permissions
+from handlers.context import Context
+
+Run = Callable[[Context, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    run: Run
+    args: Any
+    modifies: bool
+    admin_only: bool = True
+    decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decoder", msgspec.json.Decoder(self.args))
+
+
+OPERATIONS: dict[str, Operation] = {
+    "create_action": Operation(actions.create_action, actions.CreateAction, modifies=True),
+    "update_action": Operation(actions.update_action, actions.UpdateAction, modifies=True),
+    "drop_action": Operation(actions.drop_action, actions.DropAction, modifies=True),
+    "create_action_permission": Operation(
+        permissions.create_action_permission, permissions.CreateActionPermission, modifies=True
+    ),
+    "drop_action_permission": Operation(
+        permissions.drop_action_permission, permissions.DropActionPermission, modifies=True
+    ),
+    "set_custom_types": Operation(custom_types.set_custom_types, custom_types.CustomTypes, modifies=True),
+    "export_metadata": Operation(metadata_io.export_metadata, metadata_io.ExportMetadata, modifies=False),
+    "replace_metadata": Operation(metadata_io.replace_metadata, msgspec.Raw, modifies=True),
+    "clear_metadata": Operation(metadata_io.clear_metadata, metadata_io.ClearMetadata, modifies=True),
+    "reload_metadata": Operation(inconsistency.reload_metadata, inconsistency.ReloadMetadata, modifies=False),
+    "get_inconsistent_metadata": Operation(
+        inconsistency.get_inconsistent_metadata, inconsistency.GetInconsistentMetadata, modifies=False
+    ),
+    "drop_inconsistent_metadata": Operation(
+        inconsistency.drop_inconsistent_metadata, inconsistency.DropInconsistentMetadata, modifies=True
+    ),
+    "get_metadata_history": Operation(history.get_metadata_history, history.GetMetadataHistory, modifies=False),
+    "diff_metadata": Operation(history.diff_metadata, history.DiffMetadata, modifies=False),
+    "rollback_metadata": Operation(history.rollback_metadata, history.RollbackMetadata, modifies=True),
+    "bulk": Operation(bulk.bulk, list[msgspec.Raw], modifies=True),
+}

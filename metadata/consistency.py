@@ -1,0 +1,123 @@
+"""Consistency: whether every action's types resolve, and which objects are not served.
+
+An inconsistent object is reported the way Hasura reports it:
+`{"definition", "name": "<type> <name>", "reason": "Inconsistent object: ...", "type"}`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from metadata.actions import Action
+from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, builtin_kind
+from metadata.errors import InvalidConfiguration, SwitchboardError
+from metadata.graphql_types import parse_graphql_type
+from metadata.objects import Key, View
+
+
+class InconsistentMetadata(SwitchboardError):
+    """A change that would leave objects inconsistent; `internal` lists them (Hasura's shape)."""
+
+    code, status = "unexpected", 400
+
+
+def type_kind(view: View, name: str) -> str | None:
+    found = builtin_kind(name)
+    if found is None:
+        found = next((kind for kind in TYPE_KINDS if view.get(kind, name) is not None), None)
+    return found
+
+
+def action_problems(action: Action, view: View) -> list[SwitchboardError]:
+    """What keeps an action from resolving against the types in `view`; paths rooted at the action."""
+    problems: list[SwitchboardError] = []
+    context = f'Inconsistent object: in action "{action.name}"; '
+    names = Counter(arg.name for arg in action.definition.arguments)
+    for i, arg in enumerate(action.definition.arguments):
+        if names[arg.name] > 1:
+            problems.append(
+                InvalidConfiguration(
+                    f'{context}the argument "{arg.name}" is defined more than once', f"$.definition.arguments[{i}].name"
+                )
+            )
+        base = parse_graphql_type(arg.type).base
+        if type_kind(view, base) not in INPUT_KINDS:
+            problems.append(
+                InvalidConfiguration(
+                    f'{context}the type: "{base}" is not defined in custom types or it is not a '
+                    "scalar/enum/input_object",
+                    f"$.definition.arguments[{i}].type",
+                )
+            )
+    base = parse_graphql_type(action.definition.output_type).base
+    if type_kind(view, base) not in OUTPUT_KINDS:
+        problems.append(
+            InvalidConfiguration(
+                f'{context}the type: "{base}" is not an object or scalar type defined in custom types',
+                "$.definition.output_type",
+            )
+        )
+    return problems
+
+
+def _is_empty(value: Any) -> bool:
+    return value in (None, [], {})
+
+
+def _action_entry(action: Action, reason: str) -> dict[str, Any]:
+    definition = {"name": action.name, "definition": msgspec.to_builtins(action.definition), "comment": action.comment}
+    return {"definition": definition, "name": f"action {action.name}", "reason": reason, "type": "action"}
+
+
+def inconsistent_actions(view: View, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Inconsistent actions among `names` (all when None), in Hasura's report shape."""
+    actions = (
+        [item.value for _, item in view.items("action")]
+        if names is None
+        else [a for a in (view.get("action", n) for n in names) if a is not None]
+    )
+    out = []
+    for action in sorted(actions, key=lambda a: a.name):
+        problems = action_problems(action, view)
+        if problems:
+            out.append(_action_entry(action, problems[0].message))
+    return out
+
+
+def unserved_sections(view: View) -> list[dict[str, Any]]:
+    return [
+        {
+            "definition": item.value,
+            "name": f"{name} {name}",
+            "reason": f'Inconsistent object: Switchboard does not serve "{name}"; it is kept and exported unchanged',
+            "type": name,
+        }
+        for name, item in sorted(view.items("section"))
+        if name != "version" and not _is_empty(item.value)
+    ]
+
+
+def inconsistent_objects(view: View) -> list[dict[str, Any]]:
+    return inconsistent_actions(view) + unserved_sections(view)
+
+
+def new_inconsistencies(base: View, draft: View, changed: Iterable[Key]) -> list[dict[str, Any]]:
+    """Actions a change makes inconsistent that were not before (sections never count here).
+
+    Only the changed actions are looked at, unless a type changed, when every action is.
+    """
+    changed = list(changed)
+    if any(kind in TYPE_KINDS for kind, _ in changed):
+        names: Iterable[str] | None = None
+    else:
+        names = [name for kind, name in changed if kind == "action"]
+    before = {entry["name"] for entry in inconsistent_actions(base, names)}
+    return [entry for entry in inconsistent_actions(draft, names) if entry["name"] not in before]
+
+
+def refuse(entries: list[dict[str, Any]], message: str) -> InconsistentMetadata:
+    return InconsistentMetadata(message, "$", internal=entries)

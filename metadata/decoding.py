@@ -1,0 +1,42 @@
+"""Decode JSON into typed Structs, turning msgspec's complaints into `parse-failed` errors with a path."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+
+from metadata.errors import ParseFailed
+
+T = TypeVar("T")
+
+_AT = re.compile(r"(.*) - at `(\$.*)`\Z", re.DOTALL)
+_WORDING = [
+    (re.compile(r"Object missing required field `(.*)`\Z"), r'key "\1" not found'),
+    (re.compile(r"Object contains unknown field `(.*)`\Z"), r'unknown field "\1"'),
+]
+
+
+def parse_error(exc: msgspec.MsgspecError) -> ParseFailed:
+    text = str(exc)
+    match = _AT.match(text)
+    message, path = (match.group(1), match.group(2)) if match else (text, "$")
+    for pattern, wording in _WORDING:
+        message = pattern.sub(wording, message)
+    return ParseFailed(message, path)
+
+
+def decode(decoder: msgspec.json.Decoder[T], raw: bytes | msgspec.Raw) -> T:
+    try:
+        return decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise parse_error(exc) from None
+
+
+def convert(value: Any, type_: type[T]) -> T:
+    """Typed conversion of already-decoded data (YAML, env vars), with the same error wording."""
+    try:
+        return msgspec.convert(value, type_, strict=False)
+    except msgspec.ValidationError as exc:
+        raise parse_error(exc) from None

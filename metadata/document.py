@@ -1,0 +1,85 @@
+"""Whole metadata documents (Hasura v1/v2/v3): build one from a view, and parse one into objects.
+
+Sections Switchboard does not serve (sources, remote schemas, ...) are kept verbatim as `section`
+objects and exported back in Hasura's key order, so nothing a user applies is silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from metadata.actions import Action
+from metadata.custom_types import SECTION_OF_KIND, TYPE_KINDS, CustomTypes, validate_custom_types
+from metadata.decoding import decode
+from metadata.errors import AlreadyExists, ParseFailed, rooted
+from metadata.objects import Item, Key, View, make_item
+
+CURRENT_VERSION = 3
+
+# Hasura's export order of top-level keys; keys it does not know follow, sorted.
+SECTION_ORDER = (
+    "version", "sources", "remote_schemas", "query_collections", "allowlist", "actions",
+    "custom_types", "cron_triggers", "rest_endpoints", "api_limits", "metrics_config",
+    "inherited_roles", "graphql_schema_introspection", "network", "backend_configs",
+    "opentelemetry",
+)  # fmt: skip
+
+_document = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_actions = msgspec.json.Decoder(list[Action])
+_custom_types = msgspec.json.Decoder(CustomTypes)
+_any = msgspec.json.Decoder()
+
+
+def _order(key: str) -> tuple[int, str]:
+    return (SECTION_ORDER.index(key), "") if key in SECTION_ORDER else (len(SECTION_ORDER), key)
+
+
+def build_document(view: View) -> dict[str, Any]:
+    """The Hasura document of a view; object bodies are spliced in as already-encoded JSON."""
+    sections: dict[str, Any] = {name: msgspec.Raw(item.body) for name, item in view.items("section")}
+    sections.setdefault("version", CURRENT_VERSION)
+    sections.setdefault("sources", [])
+    actions = sorted(view.items("action"))
+    if actions:
+        sections["actions"] = [msgspec.Raw(item.body) for _, item in actions]
+    custom_types = {
+        SECTION_OF_KIND[kind]: [msgspec.Raw(item.body) for _, item in sorted(view.items(kind))] for kind in TYPE_KINDS
+    }
+    custom_types = {section: types for section, types in custom_types.items() if types}
+    if custom_types:
+        sections["custom_types"] = custom_types
+    return {key: sections[key] for key in sorted(sections, key=_order)}
+
+
+def parse_document(raw: bytes | msgspec.Raw) -> dict[Key, Item]:
+    """Objects of a Hasura document. Paths in errors are rooted at the document."""
+    top = decode(_document, raw)
+    items: dict[Key, Item] = {}
+    for key, value in top.items():
+        with rooted(f"$.{key}"):
+            if key == "actions":
+                actions: list[Action] = decode(_actions, value)
+                for i, action in enumerate(actions):
+                    if ("action", action.name) in items:
+                        raise AlreadyExists(f'action with name "{action.name}" already exists', f"$[{i}].name")
+                    items[("action", action.name)] = make_item("action", action)
+            elif key == "custom_types":
+                items.update(custom_type_items(decode(_custom_types, value)))
+            elif key == "version":
+                version = decode(_any, value)
+                if version not in (1, 2, 3):
+                    raise ParseFailed(f"unsupported metadata version: {version!r}")
+                if version != CURRENT_VERSION:
+                    items[("section", key)] = make_item("section", version)
+            else:
+                items[("section", key)] = make_item("section", decode(_any, value))
+    return items
+
+
+def custom_type_items(types: CustomTypes) -> dict[Key, Item]:
+    """Validated custom types as objects; paths in errors are rooted at the payload."""
+    kinds = validate_custom_types(types)
+    declared = {t.name: t for section in SECTION_OF_KIND.values() for t in getattr(types, section) or []}
+    return {(kind, name): make_item(kind, declared[name]) for name, kind in kinds.items()}

@@ -1,0 +1,205 @@
+"""The versioned metadata store (SQLAlchemy Core; SQLite by default, PostgreSQL by URL).
+
+Objects are rows; each version records only the objects it changed, so a write costs the same at
+10 or 10,000 actions. The process keeps the current version in memory (`state`) for reads, and
+catches up incrementally from the change log when another process has written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from metadata import tables
+from metadata.errors import Unavailable
+from metadata.objects import Changes, Key, State, load_item
+
+INITIAL_VERSION = 1
+
+
+class StaleVersion(Exception):
+    """Another writer committed since the version a change was built on."""
+
+
+def engine_url(url: str) -> str:
+    """Accept plain SQLAlchemy URLs (or a bare file path) and pick the asyncio driver."""
+    if "://" not in url:
+        return f"sqlite+aiosqlite:///{url}"
+    scheme, rest = url.split("://", 1)
+    drivers = {"sqlite": "sqlite+aiosqlite", "postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg"}
+    return f"{drivers.get(scheme, scheme)}://{rest}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers proceed during a write; NORMAL sync is durable across process crashes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = engine_url(url)
+        self.engine: AsyncEngine = create_async_engine(self.url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        if self.is_sqlite:
+            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.state = State()
+        self.resource_version = 0
+        # Writers in this process queue here; across processes the version row arbitrates.
+        self.write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Several servers may start at once on an empty database.
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
+            await conn.run_sync(tables.schema.create_all)
+            inserted = await conn.execute(
+                self._insert(tables.state).values(id=1, resource_version=INITIAL_VERSION).on_conflict_do_nothing()
+            )
+            if inserted.rowcount:
+                await conn.execute(
+                    tables.versions.insert().values(
+                        version=INITIAL_VERSION, created_at=_now(), operation="init", role=None
+                    )
+                )
+        await self.reload()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
+
+    async def reload(self) -> None:
+        """Read the whole current version (one statement, so one consistent snapshot)."""
+        query = sa.select(
+            tables.state.c.resource_version, tables.objects.c.kind, tables.objects.c.name, tables.objects.c.body
+        ).select_from(tables.state.outerjoin(tables.objects, sa.true()))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        state = State()
+        state.apply({(kind, name): load_item(kind, body.encode()) for _, kind, name, body in rows if kind})
+        self.state, self.resource_version = state, rows[0][0]
+
+    async def sync(self) -> None:
+        """Catch up with writes committed by other processes, applying only what they changed."""
+        async with self.engine.connect() as conn:
+            current = (await conn.execute(sa.select(tables.state.c.resource_version))).scalar_one()
+            if current == self.resource_version:
+                return
+            if current < self.resource_version:  # the database was replaced under us
+                await conn.close()
+                await self.reload()
+                return
+            query = (
+                sa.select(tables.changes.c.kind, tables.changes.c.name, tables.changes.c.body)
+                .where(tables.changes.c.version > self.resource_version, tables.changes.c.version <= current)
+                .order_by(tables.changes.c.version)
+            )
+            rows = (await conn.execute(query)).all()
+        self.state.apply({(k, n): None if b is None else load_item(k, b.encode()) for k, n, b in rows})
+        self.resource_version = current
+
+    async def commit(self, base: int, changes: Changes, operation: str, role: str | None) -> int:
+        """Write `changes` as version base+1, only if the store is still at `base`."""
+        version = base + 1
+        async with self.engine.begin() as conn:
+            swapped = await conn.execute(
+                sa.update(tables.state)
+                .where(tables.state.c.id == 1, tables.state.c.resource_version == base)
+                .values(resource_version=version)
+            )
+            if swapped.rowcount != 1:
+                raise StaleVersion
+            await conn.execute(
+                tables.versions.insert().values(version=version, created_at=_now(), operation=operation, role=role)
+            )
+            await self._write_objects(conn, version, changes)
+        self.state.apply(changes)
+        self.resource_version = version
+        return version
+
+    async def _write_objects(self, conn: AsyncConnection, version: int, changes: Changes) -> None:
+        log = [
+            {"version": version, "kind": k, "name": n, "body": None if item is None else item.body.decode()}
+            for (k, n), item in changes.items()
+        ]
+        await conn.execute(tables.changes.insert(), log)
+        puts = [{"kind": row["kind"], "name": row["name"], "body": row["body"]} for row in log if row["body"]]
+        gone = [{"k": row["kind"], "n": row["name"]} for row in log if row["body"] is None]
+        if puts:
+            upsert = self._insert(tables.objects)
+            upsert = upsert.on_conflict_do_update(index_elements=["kind", "name"], set_={"body": upsert.excluded.body})
+            await conn.execute(upsert, puts)
+        if gone:
+            await conn.execute(
+                tables.objects.delete().where(
+                    tables.objects.c.kind == sa.bindparam("k"), tables.objects.c.name == sa.bindparam("n")
+                ),
+                gone,
+            )
+
+    async def has_version(self, version: int) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.execute(sa.select(tables.versions.c.version).where(tables.versions.c.version == version))
+            return found.first() is not None
+
+    async def state_at(self, version: int) -> State:
+        """The objects as they were at `version`: each object's last change at or before it."""
+        c = tables.changes.c
+        last = (
+            sa.select(c.kind, c.name, sa.func.max(c.version).label("version"))
+            .where(c.version <= version)
+            .group_by(c.kind, c.name)
+            .subquery()
+        )
+        query = (
+            sa.select(c.kind, c.name, c.body)
+            .join(last, sa.and_(c.kind == last.c.kind, c.name == last.c.name, c.version == last.c.version))
+            .where(c.body.is_not(None))
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        state = State()
+        changes: dict[Key, Any] = {(k, n): load_item(k, b.encode()) for k, n, b in rows}
+        state.apply(changes)
+        return state
+
+    async def history(self, limit: int, before: int | None) -> list[dict[str, Any]]:
+        v = tables.versions.c
+        query = sa.select(v.version, v.created_at, v.operation, v.role).order_by(v.version.desc()).limit(limit)
+        if before is not None:
+            query = query.where(v.version < before)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            {"resource_version": version, "created_at": created_at, "operation": operation, "role": role}
+            for version, created_at, operation, role in rows
+        ]
+
+
+@contextmanager
+def reachable() -> Iterator[None]:
+    """A store that cannot be reached is the service being unavailable, not a bug."""
+    try:
+        yield
+    except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise Unavailable("the metadata store cannot be reached", internal=str(exc)) from None

@@ -1,0 +1,61 @@
+"""Settings: defaults, then a YAML file (`--config` or SWITCHBOARD_CONFIG), then SWITCHBOARD_<NAME>
+environment variables. Every setting is documented in config.example.yaml."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from metadata.decoding import convert
+from metadata.errors import ParseFailed
+from metadata.strict import Strict
+
+ENV_PREFIX = "SWITCHBOARD_"
+
+
+class Config(Strict):
+    database_url: str = "sqlite:///./switchboard.db"
+    admin_secret: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "info"
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings")
+    return loaded
+
+
+def load_config(path: str | None = None, environ: dict[str, str] | None = None) -> Config:
+    environ = dict(os.environ) if environ is None else environ
+    path = path or environ.get(f"{ENV_PREFIX}CONFIG")
+    settings = _from_file(Path(path)) if path else {}
+    source = {name: str(path) for name in settings}
+    for name in Config.__struct_fields__:
+        value = environ.get(f"{ENV_PREFIX}{name.upper()}")
+        if value is not None:
+            settings[name] = value
+            source[name] = f"{ENV_PREFIX}{name.upper()}"
+    try:
+        return convert(settings, Config)
+    except ParseFailed as exc:
+        key = exc.path[2:] if exc.path != "$" else ""
+        message = exc.message.replace("unknown field", "unknown setting")
+        where = source.get(key, str(path))
+        raise ConfigError(f"{where}: {message}" + (f" (setting {key})" if key else "")) from None
