@@ -1,0 +1,75 @@
+"""Shared fixtures: a fresh database on each backend (a SQLite file, a uniquely named PostgreSQL
+database dropped afterwards) and the real ASGI app, lifespan included, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from starlette.testclient import TestClient
+
+from rpc.app import create_app
+from rpc.config import Config
+
+PG_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _pg_admin(sql: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'switchboard.db'}"
+        return
+    name = f"sb_test_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(database_url: str) -> Iterator[ClientFactory]:
+    """Clients on the same store; each one is a separate app, as a separate server process is."""
+    opened: list[TestClient] = []
+
+    def make(**settings: Any) -> TestClient:
+        client = TestClient(create_app(Config(database_url=database_url, **settings)))
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield make
+    for client in reversed(opened):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> TestClient:
+    return make_client()
+
+
+def query(client: TestClient, type_: str, args: Any = None, headers: dict[str, str] | None = None, **envelope: Any) -> Any:
+    """POST one envelope; returns the httpx response."""
+    body = {"type": type_, "args": {} if args is None else args, **envelope}
+    return client.post("/v1/query", json=body, headers=headers)

@@ -1,0 +1,60 @@
+"""Scenario files pin every operation's wire behaviour: tests/scenarios/<operation>.yaml.
+
+A file is {config?, steps: [{description, query, status, response?, headers?, path?}]}; the steps
+run in order against a fresh server on each backend. In an expected response, "@any" matches any
+value. Every registered operation must have a file named after it that exercises it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from handlers.registry import OPERATIONS
+from tests.conftest import ClientFactory
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+FILES = sorted(SCENARIOS.glob("*.yaml"))
+
+
+def matches(expected: Any, actual: Any) -> bool:
+    if expected == "@any":
+        return True
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and expected.keys() == actual.keys() and all(
+            matches(v, actual[k]) for k, v in expected.items()
+        )
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(
+            matches(e, a) for e, a in zip(expected, actual, strict=True)
+        )
+    return bool(expected == actual) and type(expected) is type(actual)
+
+
+@pytest.mark.parametrize("scenario", FILES, ids=[f.stem for f in FILES])
+def test_scenario(scenario: Path, make_client: ClientFactory) -> None:
+    spec = yaml.safe_load(scenario.read_text())
+    client = make_client(**spec.get("config", {}))
+    for i, step in enumerate(spec["steps"]):
+        where = f"{scenario.name} step {i} ({step['description']})"
+        body = step["query"]
+        response = client.post(
+            step.get("path", "/v1/query"),
+            content=body if isinstance(body, str) else None,
+            json=None if isinstance(body, str) else body,
+            headers=step.get("headers"),
+        )
+        assert response.status_code == step["status"], f"{where}: {response.text}"
+        if "response" in step:
+            assert matches(step["response"], response.json()), f"{where}: got {response.text}"
+
+
+def test_every_operation_has_scenarios() -> None:
+    for name in OPERATIONS:
+        path = SCENARIOS / f"{name}.yaml"
+        assert path.exists(), f"no scenario file for {name}"
+        steps = yaml.safe_load(path.read_text())["steps"]
+        assert any(isinstance(s["query"], dict) and s["query"].get("type") == name for s in steps), name
