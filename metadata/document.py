@@ -17,6 +17,8 @@ from metadata.errors import AlreadyExists, ParseFailed, rooted
 from metadata.objects import Item, Key, View, make_item
 
 CURRENT_VERSION = 3
+# What an export says when no such section was applied; applying these values stores nothing.
+DEFAULT_SECTIONS: dict[str, Any] = {"version": CURRENT_VERSION, "sources": []}
 
 # Hasura's export order of top-level keys; keys it does not know follow, sorted.
 SECTION_ORDER = (
@@ -30,6 +32,7 @@ _document = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _actions = msgspec.json.Decoder(list[Action])
 _custom_types = msgspec.json.Decoder(CustomTypes)
 _any = msgspec.json.Decoder()
+_UNSET = object()
 
 
 def _order(key: str) -> tuple[int, str]:
@@ -39,8 +42,8 @@ def _order(key: str) -> tuple[int, str]:
 def build_document(view: View) -> dict[str, Any]:
     """The Hasura document of a view; object bodies are spliced in as already-encoded JSON."""
     sections: dict[str, Any] = {name: msgspec.Raw(item.body) for name, item in view.items("section")}
-    sections.setdefault("version", CURRENT_VERSION)
-    sections.setdefault("sources", [])
+    for name, value in DEFAULT_SECTIONS.items():
+        sections.setdefault(name, value)
     actions = sorted(view.items("action"))
     if actions:
         sections["actions"] = [msgspec.Raw(item.body) for _, item in actions]
@@ -67,14 +70,12 @@ def parse_document(raw: bytes | msgspec.Raw) -> dict[Key, Item]:
                     items[("action", action.name)] = make_item("action", action)
             elif key == "custom_types":
                 items.update(custom_type_items(decode(_custom_types, value)))
-            elif key == "version":
-                version = decode(_any, value)
-                if version not in (1, 2, 3):
-                    raise ParseFailed(f"unsupported metadata version: {version!r}")
-                if version != CURRENT_VERSION:
-                    items[("section", key)] = make_item("section", version)
             else:
-                items[("section", key)] = make_item("section", decode(_any, value))
+                section = decode(_any, value)
+                if key == "version" and section not in (1, 2, 3):
+                    raise ParseFailed(f"unsupported metadata version: {section!r}")
+                if DEFAULT_SECTIONS.get(key, _UNSET) != section:
+                    items[("section", key)] = make_item("section", section)
     return items
 
 
