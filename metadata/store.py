@@ -201,5 +201,11 @@ def reachable() -> Iterator[None]:
     """A store that cannot be reached is the service being unavailable, not a bug."""
     try:
         yield
-    except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+    except _BUGS:
+        raise
+    except (OSError, sa.exc.DBAPIError) as exc:
         raise Unavailable("the metadata store cannot be reached", internal=str(exc)) from None
+
+
+# Errors in what we sent, as opposed to failures to reach the database.
+_BUGS = (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.DataError, sa.exc.NotSupportedError)
