@@ -54,8 +54,12 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        env = {**os.environ, "SWITCHBOARD_DATABASE_URL": database_url, "SWITCHBOARD_PORT": str(self.port),
-               "SWITCHBOARD_LOG_LEVEL": "warning"}
+        env = {
+            **os.environ,
+            "SWITCHBOARD_DATABASE_URL": database_url,
+            "SWITCHBOARD_PORT": str(self.port),
+            "SWITCHBOARD_LOG_LEVEL": "warning",
+        }
         env.pop("SWITCHBOARD_ADMIN_SECRET", None)
         self.process = subprocess.Popen([SWITCHBOARD, "serve"], env=env)
         self.url = f"http://127.0.0.1:{self.port}/v1/query"
@@ -89,7 +93,9 @@ async def create_latency(session: aiohttp.ClientSession, url: str, samples: int)
     """Median create_action latency; each created action is dropped again so the count holds."""
     times = []
     for i in range(samples):
-        elapsed, _ = await call(session, url, "create_action", {k: v for k, v in action(f"new{i}").items() if k != "permissions"})
+        elapsed, _ = await call(
+            session, url, "create_action", {k: v for k, v in action(f"new{i}").items() if k != "permissions"}
+        )
         times.append(elapsed)
         await call(session, url, "drop_action", {"name": f"new{i}"})
     return statistics.median(times)

@@ -1,6 +1,6 @@
 """The one entry point below HTTP: envelope bytes and a session in, an answer (or an error) out.
 
-Every modifying operation goes through the same steps: load (catch up with the store) ->
+Every modifying operation goes through the same steps: load (the in-memory view) ->
 validate and modify (the handler, on a draft) -> check consistency (no action may be left
 pointing at a type that does not fit) -> save (a compare-and-swap on the version row). A
 change that changes nothing saves nothing. Without an explicit `resource_version`, losing the
@@ -17,7 +17,7 @@ from handlers.context import Changed, Context, Session
 from handlers.registry import OPERATIONS, Operation
 from metadata.consistency import new_inconsistencies, refuse
 from metadata.decoding import decode
-from metadata.errors import AccessDenied, Conflict, ParseFailed, rooted
+from metadata.errors import AccessDenied, Conflict, ParseFailed, SwitchboardError, rooted
 from metadata.objects import Draft
 from metadata.store import StaleVersion, Store, reachable
 from metadata.strict import Strict
@@ -103,13 +103,24 @@ async def _execute(store: Store, envelope: Envelope, op: Operation, args: Any, s
             return await op.run(Context(store, session, envelope.version, None, _nested), args)
 
     async with store.write_lock:
+        # Optimistic: the in-memory view is usually current. When it was not, the swap fails (or
+        # the handler refuses on stale grounds); then catch up and run the handler again.
+        fresh = False
         for _ in range(MAX_ATTEMPTS):
-            await store.sync()
+            if envelope.resource_version not in (None, store.resource_version) and not fresh:
+                await store.sync()
+                fresh = True
             base = store.resource_version
             if envelope.resource_version not in (None, base):
                 raise _conflict(envelope.resource_version)
             draft = Draft(store.state)
-            result = await _modify(op, Context(store, session, envelope.version, draft, _nested), args)
+            try:
+                result = await _modify(op, Context(store, session, envelope.version, draft, _nested), args)
+            except SwitchboardError:
+                if fresh or not await store.sync():
+                    raise
+                fresh = True
+                continue
             changes = draft.effective()
             if not changes or draft.dry_run:
                 return _finish(result, base)
@@ -118,6 +129,8 @@ async def _execute(store: Store, envelope: Envelope, op: Operation, args: Any, s
             except StaleVersion:
                 if envelope.resource_version is not None:
                     raise _conflict(envelope.resource_version) from None
+                await store.sync()
+                fresh = True
                 continue
             return _finish(result, version)
     raise _conflict(store.resource_version)

@@ -99,16 +99,19 @@ class Store:
         state.apply({(kind, name): load_item(kind, body.encode()) for _, kind, name, body in rows if kind})
         self.state, self.resource_version = state, rows[0][0]
 
-    async def sync(self) -> None:
-        """Catch up with writes committed by other processes, applying only what they changed."""
+    async def sync(self) -> bool:
+        """Catch up with writes committed by other processes, applying only what they changed.
+
+        Returns whether there was anything to catch up with.
+        """
         async with self.engine.connect() as conn:
             current = (await conn.execute(sa.select(tables.state.c.resource_version))).scalar_one()
             if current == self.resource_version:
-                return
+                return False
             if current < self.resource_version:  # the database was replaced under us
                 await conn.close()
                 await self.reload()
-                return
+                return True
             query = (
                 sa.select(tables.changes.c.kind, tables.changes.c.name, tables.changes.c.body)
                 .where(tables.changes.c.version > self.resource_version, tables.changes.c.version <= current)
@@ -117,6 +120,7 @@ class Store:
             rows = (await conn.execute(query)).all()
         self.state.apply({(k, n): None if b is None else load_item(k, b.encode()) for k, n, b in rows})
         self.resource_version = current
+        return True
 
     async def commit(self, base: int, changes: Changes, operation: str, role: str | None) -> int:
         """Write `changes` as version base+1, only if the store is still at `base`."""

@@ -69,7 +69,9 @@ def client(make_client: ClientFactory) -> TestClient:
     return make_client()
 
 
-def query(client: TestClient, type_: str, args: Any = None, headers: dict[str, str] | None = None, **envelope: Any) -> Any:
+def query(
+    client: TestClient, type_: str, args: Any = None, headers: dict[str, str] | None = None, **envelope: Any
+) -> Any:
     """POST one envelope; returns the httpx response."""
     body = {"type": type_, "args": {} if args is None else args, **envelope}
     return client.post("/v1/query", json=body, headers=headers)
