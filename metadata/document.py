@@ -17,8 +17,6 @@ from metadata.errors import AlreadyExists, ParseFailed, rooted
 from metadata.objects import Item, Key, View, make_item
 
 CURRENT_VERSION = 3
-# What an export says when no such section was applied; applying these values stores nothing.
-DEFAULT_SECTIONS: dict[str, Any] = {"version": CURRENT_VERSION, "sources": []}
 
 # Hasura's export order of top-level keys; keys it does not know follow, sorted.
 SECTION_ORDER = (
@@ -32,7 +30,6 @@ _document = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _actions = msgspec.json.Decoder(list[Action])
 _custom_types = msgspec.json.Decoder(CustomTypes)
 _any = msgspec.json.Decoder()
-_UNSET = object()
 
 
 def _order(key: str) -> tuple[int, str]:
@@ -42,8 +39,10 @@ def _order(key: str) -> tuple[int, str]:
 def build_document(view: View) -> dict[str, Any]:
     """The Hasura document of a view; object bodies are spliced in as already-encoded JSON."""
     sections: dict[str, Any] = {name: msgspec.Raw(item.body) for name, item in view.items("section")}
-    for name, value in DEFAULT_SECTIONS.items():
-        sections.setdefault(name, value)
+    if "version" not in sections:
+        # A v3 document always has `sources`; one applied as v1/v2 keeps its own shape.
+        sections["version"] = CURRENT_VERSION
+        sections.setdefault("sources", [])
     actions = sorted(view.items("action"))
     if actions:
         sections["actions"] = [msgspec.Raw(item.body) for _, item in actions]
@@ -57,9 +56,19 @@ def build_document(view: View) -> dict[str, Any]:
 
 
 def parse_document(raw: bytes | msgspec.Raw) -> dict[Key, Item]:
-    """Objects of a Hasura document. Paths in errors are rooted at the document."""
+    """Objects of a Hasura document. Paths in errors are rooted at the document.
+
+    What an export writes by default (`version: 3`, `sources: []`) is not stored, so applying an
+    exported document back changes nothing.
+    """
     top = decode(_document, raw)
+    with rooted("$.version"):
+        version = decode(_any, top.pop("version")) if "version" in top else (1 if "tables" in top else 3)
+        if version not in (1, 2, 3):
+            raise ParseFailed(f"unsupported metadata version: {version!r}")
     items: dict[Key, Item] = {}
+    if version != CURRENT_VERSION:
+        items[("section", "version")] = make_item("section", version)
     for key, value in top.items():
         with rooted(f"$.{key}"):
             if key == "actions":
@@ -72,9 +81,7 @@ def parse_document(raw: bytes | msgspec.Raw) -> dict[Key, Item]:
                 items.update(custom_type_items(decode(_custom_types, value)))
             else:
                 section = decode(_any, value)
-                if key == "version" and section not in (1, 2, 3):
-                    raise ParseFailed(f"unsupported metadata version: {section!r}")
-                if DEFAULT_SECTIONS.get(key, _UNSET) != section:
+                if not (key == "sources" and section == [] and version == CURRENT_VERSION):
                     items[("section", key)] = make_item("section", section)
     return items
 
