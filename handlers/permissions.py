@@ -14,14 +14,14 @@ import msgspec
 
 from handlers.actions import existing_action
 from handlers.context import Context
-from metadata.actions import ActionPermission
+from metadata.actions import ActionPermission, RoleName
 from metadata.errors import AlreadyExists, NotExists
 from metadata.strict import Strict
 
 
 class CreateActionPermission(Strict):
     action: str
-    role: str
+    role: RoleName
     comment: str | None = None
 
 

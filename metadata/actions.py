@@ -7,7 +7,7 @@ Decoding fills Hasura's defaults; `action_document` writes the object back the w
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -22,11 +22,15 @@ RESERVED_ENV_PREFIXES = ("SWITCHBOARD_", "HASURA_GRAPHQL_")
 _TEMPLATE_VAR = re.compile(r"\{\{\s*([^}\s]+)\s*\}\}")
 
 
-def check_env_name(name: str) -> None:
-    if name.upper().startswith(RESERVED_ENV_PREFIXES):
+def check_env_name(name: str, where: str) -> None:
+    if name.strip().upper().startswith(RESERVED_ENV_PREFIXES):
         raise ValueError(
-            f'env variables starting with "SWITCHBOARD_" or "HASURA_GRAPHQL_" are not allowed in value_from_env: {name}'
+            f'env variables starting with "SWITCHBOARD_" or "HASURA_GRAPHQL_" are not allowed in {where}: {name}'
         )
+
+
+# Hasura's role names are non-empty text.
+RoleName = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class ArgumentDefinition(Strict):
@@ -50,7 +54,7 @@ class Header(Strict):
         if self.value is not None and self.value_from_env is not None:
             raise ValueError("expecting only one of value or value_from_env keys")
         if self.value_from_env is not None:
-            check_env_name(self.value_from_env)
+            check_env_name(self.value_from_env, "value_from_env")
 
 
 class ActionDefinition(Strict):
@@ -77,8 +81,10 @@ class ActionDefinition(Strict):
             raise ValueError("asynchronous actions are only supported for mutations")
         if self.timeout < 0:
             raise ValueError("timeout value cannot be negative")
+        if not self.handler.strip():
+            raise ValueError("the handler must not be empty")
         for match in _TEMPLATE_VAR.finditer(self.handler):
-            check_env_name(match.group(1))
+            check_env_name(match.group(1), "the handler URL")
 
     @property
     def is_async(self) -> bool:
@@ -86,7 +92,7 @@ class ActionDefinition(Strict):
 
 
 class ActionPermission(Strict):
-    role: str
+    role: RoleName
     comment: str | None = None
 
 

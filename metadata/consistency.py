@@ -6,13 +6,10 @@ An inconsistent object is reported the way Hasura reports it:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import msgspec
-
-from metadata.actions import Action
+from metadata.actions import Action, definition_document
 from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, builtin_kind
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.graphql_types import parse_graphql_type
@@ -36,14 +33,15 @@ def action_problems(action: Action, view: View) -> list[SwitchboardError]:
     """What keeps an action from resolving against the types in `view`; paths rooted at the action."""
     problems: list[SwitchboardError] = []
     context = f'Inconsistent object: in action "{action.name}"; '
-    names = Counter(arg.name for arg in action.definition.arguments)
+    seen: set[str] = set()
     for i, arg in enumerate(action.definition.arguments):
-        if names[arg.name] > 1:
+        if arg.name in seen:
             problems.append(
                 InvalidConfiguration(
                     f'{context}the argument "{arg.name}" is defined more than once', f"$.definition.arguments[{i}].name"
                 )
             )
+        seen.add(arg.name)
         base = parse_graphql_type(arg.type).base
         if type_kind(view, base) not in INPUT_KINDS:
             problems.append(
@@ -69,7 +67,7 @@ def _is_empty(value: Any) -> bool:
 
 
 def _action_entry(action: Action, reason: str) -> dict[str, Any]:
-    definition = {"name": action.name, "definition": msgspec.to_builtins(action.definition), "comment": action.comment}
+    definition = {"name": action.name, "definition": definition_document(action.definition), "comment": action.comment}
     return {"definition": definition, "name": f"action {action.name}", "reason": reason, "type": "action"}
 
 

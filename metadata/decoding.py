@@ -15,6 +15,7 @@ _AT = re.compile(r"(.*) - at `(\$.*)`\Z", re.DOTALL)
 _WORDING = [
     (re.compile(r"Object missing required field `(.*)`\Z"), r'key "\1" not found'),
     (re.compile(r"Object contains unknown field `(.*)`\Z"), r'unknown field "\1"'),
+    (re.compile(r"Expected `str` of length >= 1\Z"), "empty string not allowed"),
 ]
 
 
