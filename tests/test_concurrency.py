@@ -20,9 +20,7 @@ def run_writers(make_client: ClientFactory, **envelope: Any) -> tuple[list[Any],
     clients = [make_client() for _ in range(4)]
     assert query(clients[0], "set_custom_types", TYPES).json()["resource_version"] == 2
     with ThreadPoolExecutor(20) as pool:
-        responses = list(
-            pool.map(lambda i: query(clients[i % 4], "create_action", action(i), **envelope), range(20))
-        )
+        responses = list(pool.map(lambda i: query(clients[i % 4], "create_action", action(i), **envelope), range(20)))
     return responses, clients
 
 
@@ -51,8 +49,6 @@ def test_writers_without_a_version_lose_nothing(make_client: ClientFactory) -> N
     for client in clients:
         exported = query(client, "export_metadata", version=2).json()
         assert exported["resource_version"] == 22
-        assert sorted(a["name"] for a in exported["metadata"]["actions"]) == sorted(
-            f"action_{i}" for i in range(20)
-        )
+        assert sorted(a["name"] for a in exported["metadata"]["actions"]) == sorted(f"action_{i}" for i in range(20))
     history = query(clients[1], "get_metadata_history", {"limit": 30}).json()["versions"]
     assert [v["resource_version"] for v in history] == list(range(22, 0, -1))
