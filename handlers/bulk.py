@@ -2,7 +2,8 @@
 
 All of them apply as one new version, or none does. The answer is the list of their answers.
 An error names its envelope: `$.args[i]` (`$.args[i].args.name` inside its args). A
-`resource_version` on an inner envelope must match the version the bulk started from.
+`resource_version` on an inner envelope must match the version the bulk started from. Reads
+inside a bulk (export_metadata, ...) see that version too, not the bulk's pending changes.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from metadata.objects import Draft, View
+from metadata.objects import Draft
 from metadata.store import Store
 
 ADMIN_ROLE = "admin"
@@ -39,11 +39,6 @@ class Context:
     draft: Draft | None = None
     # Runs one envelope of a `bulk` on this context's draft (set by the dispatcher).
     nested: Callable[[Context, msgspec.Raw], Awaitable[Any]] | None = None
-
-    @property
-    def view(self) -> View:
-        """What reads see: the pending draft inside a bulk, else the current version."""
-        return self.draft if self.draft is not None else self.store.state
 
     @property
     def changing(self) -> Draft:

@@ -75,11 +75,10 @@ async def _nested(ctx: Context, body: msgspec.Raw) -> Any:
     envelope, op, args = _prepare(body, ctx.session)
     if envelope.resource_version not in (None, ctx.store.resource_version):
         raise _conflict(envelope.resource_version)
-    inner = Context(ctx.store, ctx.session, envelope.version, ctx.draft, _nested)
     if op.modifies:
-        return await _modify(op, inner, args)
+        return await _modify(op, Context(ctx.store, ctx.session, envelope.version, ctx.draft, _nested), args)
     with rooted("$.args"):
-        return await op.run(inner, args)
+        return await op.run(Context(ctx.store, ctx.session, envelope.version, None, _nested), args)
 
 
 def _finish(result: Any, version: int) -> Any:
@@ -122,7 +121,7 @@ async def _execute(store: Store, envelope: Envelope, op: Operation, args: Any, s
                 fresh = True
                 continue
             changes = draft.effective()
-            if not changes or draft.dry_run:
+            if not changes:
                 return _finish(result, base)
             try:
                 version = await store.commit(base, changes, envelope.type, session.role)

@@ -13,7 +13,7 @@ Errors: parse-failed; not-exists for an unknown version, with its path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -24,12 +24,8 @@ from metadata.strict import Strict
 
 
 class GetMetadataHistory(Strict):
-    limit: int = msgspec.field(default=100)
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
     before: int | None = None
-
-    def __post_init__(self) -> None:
-        if not 0 < self.limit <= 10_000:
-            raise ValueError("limit must be between 1 and 10000")
 
 
 class DiffMetadata(Strict):

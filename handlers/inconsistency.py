@@ -45,7 +45,7 @@ async def reload_metadata(ctx: Context, args: ReloadMetadata) -> dict[str, Any]:
 
 
 async def get_inconsistent_metadata(ctx: Context, args: GetInconsistentMetadata) -> dict[str, Any]:
-    objects = inconsistent_objects(ctx.view)
+    objects = inconsistent_objects(ctx.store.state)
     return {"is_consistent": not objects, "inconsistent_objects": objects}
 
 

@@ -7,7 +7,7 @@ by name, defaults omitted as Hasura omits them); version 2 answers {resource_ver
 replace_metadata: the args are a Hasura v1/v2/v3 document, or (Hasura's v2 form, chosen by the
 presence of a `metadata` key) {metadata, allow_inconsistent_metadata?, allow_warnings?, dry_run?},
 answered with {is_consistent, inconsistent_objects, resource_version}; `dry_run` adds `changes`
-(added/removed/changed objects) and changes nothing. Sections Switchboard does not serve are
+(added/removed/changed objects, against the stored version) and changes nothing. Sections Switchboard does not serve are
 kept, exported back unchanged, and listed as inconsistent objects (they never block the replace).
 Errors: parse-failed / validation-failed with the path inside the document; 400 unexpected
 "cannot continue due to inconsistent metadata" when an action's types do not resolve and
@@ -53,7 +53,7 @@ _v2 = msgspec.json.Decoder(ReplaceMetadataV2)
 
 async def export_metadata(ctx: Context, args: ExportMetadata) -> dict[str, Any]:
     if args.at_version is None:
-        view, version = ctx.view, ctx.store.resource_version
+        view, version = ctx.store.state, ctx.store.resource_version
     else:
         view, version = await state_at(ctx, args.at_version, "$.at_version"), args.at_version
     document = build_document(view)
@@ -61,14 +61,16 @@ async def export_metadata(ctx: Context, args: ExportMetadata) -> dict[str, Any]:
 
 
 async def replace_metadata(ctx: Context, args: msgspec.Raw) -> Changed | None:
-    draft = ctx.changing
+    options: ReplaceMetadataV2 | None = None
     if "metadata" in decode(_probe, args):
         options = decode(_v2, args)
         with rooted("$.metadata"):
-            draft.replace(parse_document(options.metadata))
+            items = parse_document(options.metadata)
     else:
-        options = None
-        draft.replace(parse_document(args))
+        items = parse_document(args)
+    # A dry run works on a copy, so it changes nothing, inside a bulk too.
+    draft = ctx.changing.copy() if options and options.dry_run else ctx.changing
+    draft.replace(items)
 
     broken = inconsistent_actions(draft)
     if broken and not (options and options.allow_inconsistent_metadata):
@@ -79,7 +81,6 @@ async def replace_metadata(ctx: Context, args: msgspec.Raw) -> Changed | None:
     objects = inconsistent_objects(draft)
     body: dict[str, Any] = {"is_consistent": not objects, "inconsistent_objects": objects}
     if options.dry_run:
-        draft.dry_run = True
         body["changes"] = describe(draft.base, draft.effective())
     return Changed(body)
 

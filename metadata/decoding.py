@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from metadata.errors import ParseFailed
+from metadata.errors import InvalidJson, ParseFailed
 
 T = TypeVar("T")
 
@@ -31,8 +31,10 @@ def parse_error(exc: msgspec.MsgspecError) -> ParseFailed:
 def decode(decoder: msgspec.json.Decoder[T], raw: bytes | msgspec.Raw) -> T:
     try:
         return decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except msgspec.ValidationError as exc:
         raise parse_error(exc) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidJson(str(exc)) from None
 
 
 def convert(value: Any, type_: type[T]) -> T:

@@ -18,13 +18,14 @@ from metadata.objects import Item, Key, View, make_item
 
 CURRENT_VERSION = 3
 
-# Hasura's export order of top-level keys; keys it does not know follow, sorted.
+# Hasura's export order of top-level keys (v3; the v1/v2 keys follow, sorted). No other keys exist.
 SECTION_ORDER = (
     "version", "sources", "remote_schemas", "query_collections", "allowlist", "actions",
     "custom_types", "cron_triggers", "rest_endpoints", "api_limits", "metrics_config",
     "inherited_roles", "graphql_schema_introspection", "network", "backend_configs",
     "opentelemetry",
 )  # fmt: skip
+KNOWN_SECTIONS = frozenset(SECTION_ORDER) | {"tables", "functions", "query_templates"}  # v1/v2 keys
 
 _document = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _actions = msgspec.json.Decoder(list[Action])
@@ -70,6 +71,8 @@ def parse_document(raw: bytes | msgspec.Raw) -> dict[Key, Item]:
     if version != CURRENT_VERSION:
         items[("section", "version")] = make_item("section", version)
     for key, value in top.items():
+        if key not in KNOWN_SECTIONS:
+            raise ParseFailed(f'unknown field "{key}"')
         with rooted(f"$.{key}"):
             if key == "actions":
                 actions: list[Action] = decode(_actions, value)

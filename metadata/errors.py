@@ -32,6 +32,10 @@ class ParseFailed(SwitchboardError):
     code, status = "parse-failed", 400
 
 
+class InvalidJson(SwitchboardError):
+    code, status = "invalid-json", 400
+
+
 class ValidationFailed(SwitchboardError):
     code, status = "validation-failed", 400
 

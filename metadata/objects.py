@@ -92,7 +92,6 @@ class Draft:
         self.base = base
         self.changes: dict[Key, Item | None] = {}
         self.allow_inconsistent = False
-        self.dry_run = False
 
     def get(self, kind: str, name: str) -> Any | None:
         key = (kind, name)

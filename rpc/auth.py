@@ -15,11 +15,12 @@ from metadata.errors import Unauthorized
 from rpc.config import Config
 
 SECRET_HEADER = "x-hasura-admin-secret"
+LEGACY_SECRET_HEADER = "x-hasura-access-key"  # Hasura still accepts its old name
 
 
 def authenticate(headers: Mapping[str, str], config: Config) -> Session:
     if config.admin_secret is not None:
-        given = headers.get(SECRET_HEADER)
+        given = headers.get(SECRET_HEADER, headers.get(LEGACY_SECRET_HEADER))
         if given is None:
             raise Unauthorized("x-hasura-admin-secret/x-hasura-access-key required, but not found")
         if not hmac.compare_digest(given.encode(), config.admin_secret.encode()):
@@ -27,6 +28,6 @@ def authenticate(headers: Mapping[str, str], config: Config) -> Session:
     variables = {
         name.lower(): value
         for name, value in headers.items()
-        if name.lower().startswith("x-hasura-") and name.lower() != SECRET_HEADER
+        if name.lower().startswith("x-hasura-") and name.lower() not in (SECRET_HEADER, LEGACY_SECRET_HEADER)
     }
     return Session(role=variables.get("x-hasura-role", ADMIN_ROLE), variables=variables)
