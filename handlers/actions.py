@@ -4,7 +4,8 @@ create_action {name, definition, comment?}: adds an action; Hasura's defaults ar
 (type mutation, kind synchronous, timeout 30, no headers, no arguments). Argument types must be
 input types, the output type an object, scalar or enum.
 update_action {name, definition, comment?}: replaces definition and comment, keeps permissions.
-drop_action {name, clear_data?}: removes the action and its permissions.
+drop_action {name, clear_data? (true)}: removes the action and its permissions, and with
+clear_data its runs (in the same transaction).
 
 Errors: parse-failed (malformed definition, bad GraphQL name or type string, a header reading a
 reserved environment variable), already-exists, not-exists, invalid-configuration (a type that
@@ -74,3 +75,5 @@ async def update_action(ctx: Context, args: UpdateAction) -> None:
 async def drop_action(ctx: Context, args: DropAction) -> None:
     existing_action(ctx.changing, args.name)
     ctx.changing.delete("action", args.name)
+    if args.clear_data:
+        ctx.changing.cleared_actions.add(args.name)

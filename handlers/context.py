@@ -1,14 +1,17 @@
-"""What a handler gets: the store, the caller, the envelope's version, and the draft it may change."""
+"""What a handler gets: the runtime (store, HTTP client, runs), the caller, the envelope's
+version, and the draft it may change."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import msgspec
 
 from metadata.objects import Draft
+from metadata.runs import Runs
 from metadata.store import Store
 
 ADMIN_ROLE = "admin"
@@ -17,11 +20,27 @@ ADMIN_ROLE = "admin"
 @dataclass(frozen=True)
 class Session:
     role: str
+    # Session variables (x-hasura-*, lowercased), as the handler will see them.
     variables: dict[str, str] = field(default_factory=dict)
+    # The client's request headers, for actions that forward them.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_admin(self) -> bool:
         return self.role == ADMIN_ROLE
+
+
+@dataclass
+class Runtime:
+    """What lives as long as the server: built by the app's lifespan."""
+
+    store: Store
+    runs: Runs
+    http: aiohttp.ClientSession | None = None
+    audit_sync_runs: bool = False
+    lease_margin: float = 10.0
+    # Wakes the async workers of this process (set by the worker pool).
+    wake: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -33,12 +52,16 @@ class Changed:
 
 @dataclass
 class Context:
-    store: Store
+    runtime: Runtime
     session: Session
     version: int
     draft: Draft | None = None
     # Runs one envelope of a `bulk` on this context's draft (set by the dispatcher).
     nested: Callable[[Context, msgspec.Raw], Awaitable[Any]] | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
 
     @property
     def changing(self) -> Draft:

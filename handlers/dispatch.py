@@ -13,13 +13,13 @@ from typing import Any
 
 import msgspec
 
-from handlers.context import Changed, Context, Session
+from handlers.context import Changed, Context, Runtime, Session
 from handlers.registry import OPERATIONS, Operation
 from metadata.consistency import new_inconsistencies, refuse
 from metadata.decoding import decode
 from metadata.errors import AccessDenied, Conflict, ParseFailed, SwitchboardError, rooted
 from metadata.objects import Draft
-from metadata.store import StaleVersion, Store, reachable
+from metadata.store import StaleVersion, reachable
 from metadata.strict import Strict
 
 MAX_ATTEMPTS = 20
@@ -76,9 +76,9 @@ async def _nested(ctx: Context, body: msgspec.Raw) -> Any:
     if envelope.resource_version not in (None, ctx.store.resource_version):
         raise _conflict(envelope.resource_version)
     if op.modifies:
-        return await _modify(op, Context(ctx.store, ctx.session, envelope.version, ctx.draft, _nested), args)
+        return await _modify(op, Context(ctx.runtime, ctx.session, envelope.version, ctx.draft, _nested), args)
     with rooted("$.args"):
-        return await op.run(Context(ctx.store, ctx.session, envelope.version, None, _nested), args)
+        return await op.run(Context(ctx.runtime, ctx.session, envelope.version, None, _nested), args)
 
 
 def _finish(result: Any, version: int) -> Any:
@@ -89,17 +89,19 @@ def _finish(result: Any, version: int) -> Any:
     return result
 
 
-async def execute(store: Store, body: bytes, session: Session) -> Any:
+async def execute(runtime: Runtime, body: bytes, session: Session) -> Any:
     envelope, op, args = _prepare(body, session)
     with reachable():
-        return await _execute(store, envelope, op, args, session)
+        return await _execute(runtime, envelope, op, args, session)
 
 
-async def _execute(store: Store, envelope: Envelope, op: Operation, args: Any, session: Session) -> Any:
+async def _execute(runtime: Runtime, envelope: Envelope, op: Operation, args: Any, session: Session) -> Any:
+    store = runtime.store
     if not op.modifies:
-        await store.sync()
+        if op.fresh:
+            await store.sync()
         with rooted("$.args"):
-            return await op.run(Context(store, session, envelope.version, None, _nested), args)
+            return await op.run(Context(runtime, session, envelope.version, None, _nested), args)
 
     async with store.write_lock:
         # Optimistic: the in-memory view is usually current. When it was not, the swap fails (or
@@ -114,7 +116,7 @@ async def _execute(store: Store, envelope: Envelope, op: Operation, args: Any, s
                 raise _conflict(envelope.resource_version)
             draft = Draft(store.state)
             try:
-                result = await _modify(op, Context(store, session, envelope.version, draft, _nested), args)
+                result = await _modify(op, Context(runtime, session, envelope.version, draft, _nested), args)
             except SwitchboardError:
                 if fresh or not await store.sync():
                     raise
@@ -124,7 +126,7 @@ async def _execute(store: Store, envelope: Envelope, op: Operation, args: Any, s
             if not changes:
                 return _finish(result, base)
             try:
-                version = await store.commit(base, changes, envelope.type, session.role)
+                version = await store.commit(base, changes, envelope.type, session.role, draft.cleared_actions)
             except StaleVersion:
                 if envelope.resource_version is not None:
                     raise _conflict(envelope.resource_version) from None

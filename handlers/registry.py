@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from handlers import actions, bulk, custom_types, history, inconsistency, metadata_io, permissions
+from handlers import actions, bulk, custom_types, history, inconsistency, metadata_io, permissions, run_action
 from handlers.context import Context
 
 Run = Callable[[Context, Any], Awaitable[Any]]
@@ -20,6 +20,9 @@ class Operation:
     args: Any
     modifies: bool
     admin_only: bool = True
+    # Reads catch up with other servers' writes first; the run path trusts the in-memory view,
+    # which the store's change listener keeps current.
+    fresh: bool = True
     decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -51,4 +54,9 @@ OPERATIONS: dict[str, Operation] = {
     "diff_metadata": Operation(history.diff_metadata, history.DiffMetadata, modifies=False),
     "rollback_metadata": Operation(history.rollback_metadata, history.RollbackMetadata, modifies=True),
     "bulk": Operation(bulk.bulk, list[msgspec.Raw], modifies=True),
+    "run_action": Operation(run_action.run_action, run_action.RunAction, modifies=False, admin_only=False, fresh=False),
+    "get_action_result": Operation(
+        run_action.get_action_result, run_action.GetActionResult, modifies=False, admin_only=False, fresh=False
+    ),
+    "get_action_log": Operation(run_action.get_action_log, run_action.GetActionLog, modifies=False, fresh=False),
 }

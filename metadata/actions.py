@@ -57,6 +57,14 @@ class Header(Strict):
             check_env_name(self.value_from_env, "value_from_env")
 
 
+class RetryConf(Strict):
+    """Retries of an asynchronous action's failed calls (beyond Hasura, which has none)."""
+
+    num_retries: Annotated[int, msgspec.Meta(ge=0)] = 0
+    retry_interval_seconds: Annotated[float, msgspec.Meta(ge=0)] = 10
+    backoff: Annotated[float, msgspec.Meta(ge=1)] = 1  # each wait is the previous one times this
+
+
 class ActionDefinition(Strict):
     handler: str
     output_type: str
@@ -70,6 +78,7 @@ class ActionDefinition(Strict):
     timeout: int = DEFAULT_TIMEOUT
     request_transform: dict[str, Any] | None = None
     response_transform: dict[str, Any] | None = None
+    retry_conf: RetryConf | None = None
 
     def __post_init__(self) -> None:
         check_type(self.output_type)
@@ -123,6 +132,8 @@ def definition_document(d: ActionDefinition) -> dict[str, Any]:
         doc["kind"] = d.kind
     if d.timeout != DEFAULT_TIMEOUT:
         doc["timeout"] = d.timeout
+    if d.retry_conf is not None:
+        doc["retry_conf"] = msgspec.to_builtins(d.retry_conf)
     return doc
 
 

@@ -15,6 +15,7 @@ from typing import Any
 class SwitchboardError(Exception):
     code = "unexpected"
     status = 500
+    extensions: object = None  # an action handler's own error extensions, passed through
 
     def __init__(self, message: str, path: str = "$", internal: Any = None) -> None:
         super().__init__(message)

@@ -92,6 +92,8 @@ class Draft:
         self.base = base
         self.changes: dict[Key, Item | None] = {}
         self.allow_inconsistent = False
+        # Actions whose runs are deleted with this version (drop_action with clear_data).
+        self.cleared_actions: set[str] = set()
 
     def get(self, kind: str, name: str) -> Any | None:
         key = (kind, name)
@@ -117,6 +119,7 @@ class Draft:
     def copy(self) -> Draft:
         twin = Draft(self.base)
         twin.changes = dict(self.changes)
+        twin.cleared_actions = set(self.cleared_actions)
         return twin
 
     def changed_since(self, earlier: Draft) -> list[Key]:

@@ -8,11 +8,13 @@ catches up incrementally from the change log when another process has written.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -22,6 +24,9 @@ from metadata.errors import Unavailable
 from metadata.objects import Changes, Key, State, load_item
 
 INITIAL_VERSION = 1
+METADATA_CHANNEL = "switchboard_metadata"
+RUNS_CHANNEL = "switchboard_runs"
+POLL_SECONDS = 0.5
 
 
 class StaleVersion(Exception):
@@ -60,6 +65,8 @@ class Store:
         self.resource_version = 0
         # Writers in this process queue here; across processes the version row arbitrates.
         self.write_lock = asyncio.Lock()
+        self._sync_lock = asyncio.Lock()
+        self._watcher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         async with self.engine.begin() as conn:
@@ -79,7 +86,42 @@ class Store:
         await self.reload()
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         await self.engine.dispose()
+
+    def watch(self, on_runs: Callable[[], None]) -> None:
+        """Follow other servers' writes as they happen: PostgreSQL notifies (metadata changes and
+        queued runs); a SQLite file shared by several processes is polled."""
+        self._watcher = asyncio.create_task(self._listen(on_runs) if not self.is_sqlite else self._poll())
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            with contextlib.suppress(Exception):
+                await self.sync()
+
+    async def _listen(self, on_runs: Callable[[], None]) -> None:
+        dsn = sa.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            try:
+                conn = await asyncpg.connect(dsn)
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            try:
+                await conn.add_listener(METADATA_CHANNEL, lambda *_: asyncio.ensure_future(self._quiet_sync()))
+                await conn.add_listener(RUNS_CHANNEL, lambda *_: on_runs())
+                await self._quiet_sync()  # whatever was missed while not listening
+                while not conn.is_closed():
+                    await asyncio.sleep(POLL_SECONDS)
+            finally:
+                await conn.close()
+
+    async def _quiet_sync(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.sync()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -104,7 +146,7 @@ class Store:
 
         Returns whether there was anything to catch up with.
         """
-        async with self.engine.connect() as conn:
+        async with self._sync_lock, self.engine.connect() as conn:
             current = (await conn.execute(sa.select(tables.state.c.resource_version))).scalar_one()
             if current == self.resource_version:
                 return False
@@ -118,12 +160,17 @@ class Store:
                 .order_by(tables.changes.c.version)
             )
             rows = (await conn.execute(query)).all()
-        self.state.apply({(k, n): None if b is None else load_item(k, b.encode()) for k, n, b in rows})
-        self.resource_version = current
+            if current <= self.resource_version:  # a commit of ours got there while we read
+                return False
+            self.state.apply({(k, n): None if b is None else load_item(k, b.encode()) for k, n, b in rows})
+            self.resource_version = current
         return True
 
-    async def commit(self, base: int, changes: Changes, operation: str, role: str | None) -> int:
-        """Write `changes` as version base+1, only if the store is still at `base`."""
+    async def commit(
+        self, base: int, changes: Changes, operation: str, role: str | None, cleared_actions: Iterable[str] = ()
+    ) -> int:
+        """Write `changes` as version base+1, only if the store is still at `base`; delete the runs
+        of `cleared_actions` in the same transaction."""
         version = base + 1
         async with self.engine.begin() as conn:
             swapped = await conn.execute(
@@ -137,8 +184,13 @@ class Store:
                 tables.versions.insert().values(version=version, created_at=_now(), operation=operation, role=role)
             )
             await self._write_objects(conn, version, changes)
-        self.state.apply(changes)
-        self.resource_version = version
+            if cleared_actions:
+                await conn.execute(tables.runs.delete().where(tables.runs.c.action.in_(sorted(cleared_actions))))
+            if not self.is_sqlite:
+                await conn.execute(sa.select(sa.func.pg_notify(METADATA_CHANNEL, str(version))))
+        if version > self.resource_version:  # else a catch-up already brought this version in
+            self.state.apply(changes)
+            self.resource_version = version
         return version
 
     async def _write_objects(self, conn: AsyncConnection, version: int, changes: Changes) -> None:

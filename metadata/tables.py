@@ -43,3 +43,31 @@ versions = sa.Table(
     sa.Column("operation", sa.Text, nullable=False),
     sa.Column("role", sa.Text, nullable=True),
 )
+
+# Action runs: every async call (durable: the row is written before the caller gets its id), and
+# sync calls when auditing is on. Times are epoch seconds; `lease_until`/`claimed_by` mark a run a
+# worker holds, so a dead worker's runs are taken over once the lease expires.
+runs = sa.Table(
+    "switchboard_action_runs",
+    schema,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("input", sa.Text, nullable=False),
+    sa.Column("session", sa.Text, nullable=False),
+    sa.Column("headers", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=True),
+    sa.Column("output", sa.Text, nullable=True),
+    sa.Column("errors", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("lease_seconds", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("run_at", sa.Float, nullable=False),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("claimed_by", sa.String(36), nullable=True),
+    sa.Index("switchboard_action_runs_due", "status", "run_at"),
+    sa.Index("switchboard_action_runs_action", "action", "created_at"),
+)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from handlers.context import Runtime
 from handlers.dispatch import execute
+from handlers.worker import WorkerPool
 from metadata.errors import SwitchboardError
+from metadata.runs import Runs
 from metadata.store import Store
 from rpc.auth import authenticate
 from rpc.config import Config, load_config
@@ -21,21 +28,35 @@ from rpc.responses import bug_response, error_response, json_response
 def create_app(config: Config | None = None) -> Starlette:
     config = config or load_config()
     store = Store(config.database_url)
+    runtime = Runtime(
+        store=store,
+        runs=Runs(store),
+        audit_sync_runs=config.audit_sync_runs,
+        lease_margin=config.async_lease_margin_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        try:
-            yield
-        finally:
-            await store.close()
+        workers = WorkerPool(runtime, config.async_workers)
+        async with aiohttp.ClientSession() as http:
+            runtime.http = http
+            workers.start()
+            store.watch(on_runs=workers.wake)
+            janitor = asyncio.create_task(_expire_runs(runtime.runs, config.runs_retention_days))
+            try:
+                yield
+            finally:
+                janitor.cancel()
+                await workers.stop()
+                await store.close()
 
     async def query(request: Request) -> Response:
         admin = False
         try:
             session = authenticate(request.headers, config)
             admin = session.is_admin
-            return json_response(await execute(store, await request.body(), session))
+            return json_response(await execute(runtime, await request.body(), session))
         except SwitchboardError as exc:
             return error_response(exc, admin)
         except Exception as exc:  # a bug: logged, and answered without internals
@@ -56,6 +77,14 @@ def create_app(config: Config | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
-    app.state.store = store
+    app.state.runtime = runtime
     app.state.config = config
     return app
+
+
+async def _expire_runs(runs: Runs, days: float) -> None:
+    """Delete finished runs older than the retention period, at start and then hourly."""
+    while True:
+        with contextlib.suppress(Exception):
+            await runs.delete_finished_before(time.time() - days * 86400)
+        await asyncio.sleep(3600)

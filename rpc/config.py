@@ -3,10 +3,12 @@ environment variables. Every setting is documented in config.example.yaml."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import yaml
 
 from metadata.decoding import convert
@@ -16,12 +18,30 @@ from metadata.strict import Strict
 ENV_PREFIX = "SWITCHBOARD_"
 
 
+class JwtSecret(Strict):
+    """Hasura's HASURA_GRAPHQL_JWT_SECRET: {"type": "HS256", "key": "..."}."""
+
+    type: Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512"]
+    key: str
+    claims_namespace: str = "https://hasura.io/jwt/claims"
+
+
 class Config(Strict):
     database_url: str = "sqlite:///./switchboard.db"
     admin_secret: str | None = None
+    jwt_secret: JwtSecret | None = None
+    unauthorized_role: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "info"
+    async_workers: Annotated[int, msgspec.Meta(ge=0)] = 4
+    async_lease_margin_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
+    runs_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7
+    audit_sync_runs: bool = False
+
+
+# Settings whose environment variable holds JSON (as Hasura's HASURA_GRAPHQL_JWT_SECRET does).
+STRUCTURED = frozenset({"jwt_secret"})
 
 
 class ConfigError(Exception):
@@ -48,8 +68,13 @@ def load_config(path: str | None = None, environ: dict[str, str] | None = None) 
     settings = _from_file(Path(path)) if path else {}
     source = {name: str(path) for name in settings}
     for name in Config.__struct_fields__:
-        value = environ.get(f"{ENV_PREFIX}{name.upper()}")
+        value: Any = environ.get(f"{ENV_PREFIX}{name.upper()}")
         if value is not None:
+            if name in STRUCTURED:
+                try:
+                    value = json.loads(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{ENV_PREFIX}{name.upper()} is not valid JSON: {exc}") from None
             settings[name] = value
             source[name] = f"{ENV_PREFIX}{name.upper()}"
     try:

@@ -20,6 +20,8 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def error_response(exc: SwitchboardError, admin: bool) -> Response:
     body: dict[str, Any] = {"path": exc.path, "error": exc.message, "code": exc.code}
+    if exc.extensions is not None:
+        body["extensions"] = exc.extensions
     if admin and exc.internal is not None:
         body["internal"] = exc.internal
     return json_response(body, exc.status)

@@ -1,0 +1,126 @@
+"""run_action, get_action_result, get_action_log: running actions and reading their runs.
+
+run_action {name, input?}: any role holding a permission on the action (or admin). To any other
+role the action does not exist: the same answer as an unknown name, so names do not leak.
+`input` is validated against the declared arguments before the handler is called. A synchronous
+action answers {"output": ...}; an asynchronous one {"action_id": "<uuid>"} as soon as the run
+is durably queued.
+get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
+visible to admin, and to the role and x-hasura-user-id that created the run.
+get_action_log {action?, status?, limit?, offset?} (admin): {runs: [...]}, newest first: every
+async run, and sync runs when `audit_sync_runs` is on.
+
+Errors: not-exists (unknown or not permitted action, unknown run), validation-failed (input, with
+its path under $.args.input), invalid-configuration (an unset environment variable), the
+handler's own 4xx error, 502 (handler failed, bad output), 504 (timeout).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from handlers.context import Context, Runtime, Session
+from handlers.webhook import Call, call_webhook, forwardable
+from metadata.actions import Action
+from metadata.errors import NotExists, SwitchboardError, ValidationFailed
+from metadata.strict import Strict
+from metadata.values import InputError, validate_input
+
+
+class RunAction(Strict):
+    name: str
+    input: dict[str, Any] = {}
+
+
+class GetActionResult(Strict):
+    id: str
+
+
+class GetActionLog(Strict):
+    action: str | None = None
+    status: Literal["created", "processing", "completed", "error"] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
+    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+def runnable(runtime: Runtime, session: Session, name: str) -> Action:
+    action = runtime.store.state.get("action", name)
+    if not isinstance(action, Action) or not (
+        session.is_admin or any(p.role == session.role for p in action.permissions)
+    ):
+        raise NotExists(f'action with name "{name}" does not exist', "$.name")
+    return action
+
+
+def error_body(exc: SwitchboardError) -> dict[str, Any]:
+    """How a failed run records its error (the shape of an error answer)."""
+    body: dict[str, Any] = {"path": exc.path, "error": exc.message, "code": exc.code}
+    if exc.extensions is not None:
+        body["extensions"] = exc.extensions
+    return body
+
+
+async def run_action(ctx: Context, args: RunAction) -> dict[str, Any]:
+    runtime, session = ctx.runtime, ctx.session
+    action = runnable(runtime, session, args.name)
+    view = runtime.store.state
+    try:
+        given = validate_input(action, args.input, view)
+    except InputError as exc:
+        raise ValidationFailed(exc.message, "$.input" + exc.path[1:]) from None
+    forwarded = forwardable(session.headers) if action.definition.forward_client_headers else {}
+    if action.definition.is_async:
+        run_id = await runtime.runs.add(
+            action=action.name,
+            mode="async",
+            input=given,
+            session=session.variables,
+            headers=forwarded,
+            role=session.role,
+            lease_seconds=action.definition.timeout + runtime.lease_margin,
+        )
+        runtime.wake()
+        return {"action_id": run_id}
+    assert runtime.http is not None
+    call = Call(action, given, session.variables, forwarded)
+    try:
+        output = await call_webhook(runtime.http, call, view)
+    except SwitchboardError as exc:
+        if runtime.audit_sync_runs:
+            await _audit(runtime, call, session, errors=error_body(exc))
+        raise
+    if runtime.audit_sync_runs:
+        await _audit(runtime, call, session, output=output)
+    return {"output": output}
+
+
+async def _audit(runtime: Runtime, call: Call, session: Session, output: Any = None, errors: Any = None) -> None:
+    await runtime.runs.add(
+        action=call.action.name,
+        mode="sync",
+        input=call.input,
+        session=session.variables,
+        headers={},
+        role=session.role,
+        lease_seconds=0,
+        status="error" if errors is not None else "completed",
+        output=output,
+        errors=errors,
+    )
+
+
+async def get_action_result(ctx: Context, args: GetActionResult) -> dict[str, Any]:
+    run = await ctx.runtime.runs.get(args.id)
+    session = ctx.session
+    if run is None or not (
+        session.is_admin or (run.role == session.role and run.user_id == session.variables.get("x-hasura-user-id"))
+    ):
+        raise NotExists(f'action result with id "{args.id}" does not exist', "$.id")
+    return run.result()
+
+
+async def get_action_log(ctx: Context, args: GetActionLog) -> dict[str, Any]:
+    runs = await ctx.runtime.runs.log(args.action, args.status, args.limit, args.offset)
+    return {"runs": [{**run.result(), "mode": run.mode, "role": run.role} for run in runs]}

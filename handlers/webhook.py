@@ -1,0 +1,171 @@
+"""Calling an action's webhook with Hasura's contract.
+
+POST {action: {name}, input, session_variables, request_query: null} to the handler URL
+(`{{ENV}}` resolved now), with the configured headers, and with `forward_client_headers` the
+client's headers minus Hasura's drop list (plus X-Forwarded-Host / X-Forwarded-User-Agent);
+configured headers win. A 2xx body is validated against the output type; a 4xx body
+{message, code?, extensions?} becomes the caller's 400; anything else is a 502, a timeout 504.
+`internal` (admins only) shows the handler URL as its template, never a resolved secret.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from metadata.actions import Action
+from metadata.errors import InvalidConfiguration, ParseFailed, SwitchboardError
+from metadata.objects import View
+from metadata.values import OutputError, validate_output
+
+try:
+    USER_AGENT = f"switchboard/{version('switchboard')}"
+except PackageNotFoundError:  # running from a checkout that was not installed
+    USER_AGENT = "switchboard/dev"
+
+# Hasura's list of client headers never forwarded to a handler (and every x-hasura-*).
+DROPPED_HEADERS = frozenset(
+    {
+        "content-length", "content-md5", "user-agent", "host", "origin", "referer", "accept",
+        "accept-encoding", "accept-language", "accept-datetime", "cache-control", "connection",
+        "dnt", "content-type",
+    }
+)  # fmt: skip
+_TEMPLATE = re.compile(r"\{\{\s*([^}\s]+)\s*\}\}")
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class ActionError(SwitchboardError):
+    """The handler refused the call (a 4xx with a message): the caller's error, as it said it."""
+
+    status = 400
+
+    def __init__(self, message: str, code: str, extensions: Any, internal: Any) -> None:
+        super().__init__(message, "$", internal)
+        self.code = code
+        self.extensions = extensions
+
+
+class HandlerFailed(SwitchboardError):
+    code, status = "unexpected", 502
+
+
+class HandlerTimedOut(SwitchboardError):
+    code, status = "timeout", 504
+
+
+def forwardable(client_headers: Mapping[str, str]) -> dict[str, str]:
+    """The client headers a handler with forward_client_headers receives (keys lowercased)."""
+    out = {
+        name: value
+        for name, value in ((k.lower(), v) for k, v in client_headers.items())
+        if name not in DROPPED_HEADERS and not name.startswith("x-hasura-")
+    }
+    lowered = {k.lower(): v for k, v in client_headers.items()}
+    if "host" in lowered:
+        out["x-forwarded-host"] = lowered["host"]
+    if "user-agent" in lowered:
+        out["x-forwarded-user-agent"] = lowered["user-agent"]
+    return out
+
+
+def _env(name: str, what: str, action: Action) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        raise InvalidConfiguration(
+            f'the environment variable "{name}" used by {what} of action "{action.name}" is not set'
+        )
+    return value
+
+
+def resolve_url(action: Action) -> str:
+    template = action.definition.handler
+    return _TEMPLATE.sub(lambda m: _env(m.group(1), "the handler URL", action), template)
+
+
+def request_headers(action: Action, forwarded: Mapping[str, str]) -> dict[str, str]:
+    headers = dict(forwarded) if action.definition.forward_client_headers else {}
+    headers["content-type"] = "application/json"
+    headers["user-agent"] = USER_AGENT
+    for header in action.definition.headers:
+        if header.value is not None:
+            value = header.value
+        else:
+            assert header.value_from_env is not None
+            value = _env(header.value_from_env, f'header "{header.name}"', action)
+        headers[header.name.lower()] = value
+    return headers
+
+
+@dataclass
+class Call:
+    action: Action
+    input: dict[str, Any]
+    session_variables: dict[str, str]
+    forwarded: dict[str, str]  # from `forwardable`; stored with async runs only when used
+
+    def payload(self) -> bytes:
+        return _encode(
+            {
+                "action": {"name": self.action.name},
+                "input": self.input,
+                "session_variables": self.session_variables,
+                "request_query": None,
+            }
+        )
+
+
+async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> Any:
+    """The validated output of one call, or an ActionError / HandlerFailed / HandlerTimedOut."""
+    action = call.action
+    url = resolve_url(action)
+    headers = request_headers(action, call.forwarded)
+    body = call.payload()
+    internal: dict[str, Any] = {
+        "request": {
+            "url": action.definition.handler,
+            "headers": sorted(headers),
+            "body": msgspec.Raw(body),
+        }
+    }
+    try:
+        async with http.post(
+            url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=action.definition.timeout)
+        ) as response:
+            status, raw = response.status, await response.read()
+    except TimeoutError:
+        raise HandlerTimedOut(
+            f"the action handler did not answer within {action.definition.timeout} seconds", internal=internal
+        ) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        internal["error"] = str(exc) or type(exc).__name__
+        raise HandlerFailed("http exception when calling webhook", internal=internal) from None
+    internal["response"] = {"status": status, "body": raw.decode(errors="replace")}
+    try:
+        answer = _decode(raw)
+    except msgspec.DecodeError:
+        raise HandlerFailed("not a valid json response from webhook", internal=internal) from None
+    if 200 <= status < 300:
+        try:
+            return validate_output(action.definition.output_type, answer, view)
+        except OutputError as exc:
+            raise HandlerFailed(str(exc), internal=internal) from None
+    if 400 <= status < 500:
+        if isinstance(answer, dict) and isinstance(answer.get("message"), str):
+            code = answer.get("code")
+            code = code if isinstance(code, str) and code else "unexpected"
+            raise ActionError(answer["message"], code, answer.get("extensions"), internal)
+        raise ParseFailed(
+            f"the action handler answered {status} without the key 'message' "
+            "(expected {message, code?, extensions?})",
+            internal=internal,
+        )
+    raise HandlerFailed(f"expecting 2xx or 4xx status code, but found {status}", internal=internal)

@@ -1,0 +1,213 @@
+"""Action runs in the store's database: queueing, claiming with a lease, finishing, reading.
+
+A claim is one UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING statement on
+PostgreSQL (a plain subquery on SQLite, whose writers are serialised), so two workers, in one
+process or in several, never hold the same run.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from metadata import tables
+from metadata.store import RUNS_CHANNEL, Store
+
+FINISHED = ("completed", "error")
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+R = tables.runs.c
+
+
+@dataclass
+class Run:
+    id: str
+    action: str
+    mode: str
+    status: str
+    input: dict[str, Any]
+    session: dict[str, str]
+    headers: dict[str, str]
+    role: str
+    user_id: str | None
+    output: Any
+    errors: Any
+    attempts: int
+    created_at: float
+    updated_at: float
+
+    def result(self) -> dict[str, Any]:
+        """The run as get_action_result shows it."""
+        return {
+            "id": self.id,
+            "action": self.action,
+            "status": self.status,
+            "output": self.output,
+            "errors": self.errors,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "attempts": self.attempts,
+        }
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _run(row: Any) -> Run:
+    return Run(
+        id=row.id,
+        action=row.action,
+        mode=row.mode,
+        status=row.status,
+        input=_decode(row.input),
+        session=_decode(row.session),
+        headers=_decode(row.headers),
+        role=row.role,
+        user_id=row.user_id,
+        output=None if row.output is None else _decode(row.output),
+        errors=None if row.errors is None else _decode(row.errors),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class Runs:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+
+    async def add(
+        self,
+        *,
+        action: str,
+        mode: str,
+        input: dict[str, Any],
+        session: dict[str, str],
+        headers: dict[str, str],
+        role: str,
+        lease_seconds: float,
+        status: str = "created",
+        output: Any = None,
+        errors: Any = None,
+    ) -> str:
+        """Write a run; committed before this returns, so an id handed out is never lost."""
+        now = time.time()
+        run_id = str(uuid.uuid4())
+        row = {
+            "id": run_id,
+            "action": action,
+            "mode": mode,
+            "status": status,
+            "input": _encode(input).decode(),
+            "session": _encode(session).decode(),
+            "headers": _encode(headers).decode(),
+            "role": role,
+            "user_id": session.get("x-hasura-user-id"),
+            "output": None if output is None else _encode(output).decode(),
+            "errors": None if errors is None else _encode(errors).decode(),
+            "attempts": 0 if status == "created" else 1,
+            "lease_seconds": lease_seconds,
+            "created_at": now,
+            "updated_at": now,
+            "run_at": now,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(tables.runs.insert().values(**row))
+            if not self.store.is_sqlite:
+                await conn.execute(sa.text(f"NOTIFY {RUNS_CHANNEL}"))
+        return run_id
+
+    async def claim(self, token: str) -> Run | None:
+        """Take the next due run (new, retry due, or a lease that expired) and lease it to `token`."""
+        now = time.time()
+        due = (
+            sa.select(R.id)
+            .where(
+                sa.or_(
+                    sa.and_(R.status == "created", R.run_at <= now),
+                    sa.and_(R.status == "processing", R.lease_until < now),
+                )
+            )
+            .order_by(R.run_at)
+            .limit(1)
+        )
+        if not self.store.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        claim = (
+            sa.update(tables.runs)
+            .where(R.id == due.scalar_subquery())
+            .values(
+                status="processing",
+                attempts=R.attempts + 1,
+                lease_until=now + R.lease_seconds,
+                claimed_by=token,
+                updated_at=now,
+            )
+            .returning(*tables.runs.c)
+        )
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(claim)).first()
+        return None if row is None else _run(row)
+
+    async def next_due(self) -> float | None:
+        """When the earliest waiting run becomes due (retries wait), if any."""
+        async with self.engine.connect() as conn:
+            found = await conn.execute(sa.select(sa.func.min(R.run_at)).where(R.status == "created"))
+            value = found.scalar()
+        return None if value is None else float(value)
+
+    async def finish(self, run_id: str, token: str, *, output: Any = None, errors: Any = None) -> None:
+        values: dict[str, Any] = {"status": "completed" if errors is None else "error", "updated_at": time.time()}
+        values |= {"output": None if output is None else _encode(output).decode(), "lease_until": None}
+        values |= {"errors": None if errors is None else _encode(errors).decode(), "claimed_by": None}
+        await self._update_held(run_id, token, values)
+
+    async def retry(self, run_id: str, token: str, at: float, errors: Any) -> None:
+        values = {"status": "created", "run_at": at, "lease_until": None, "claimed_by": None}
+        await self._update_held(run_id, token, values | {"errors": _encode(errors).decode(), "updated_at": time.time()})
+
+    async def _update_held(self, run_id: str, token: str, values: dict[str, Any]) -> None:
+        # Only the holder of the lease may settle a run: a worker that outlived its lease does not.
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(tables.runs).where(R.id == run_id, R.claimed_by == token).values(**values))
+
+    async def release(self, token: str) -> None:
+        """Hand back every run `token` holds (graceful shutdown): they are due again at once."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(tables.runs)
+                .where(R.claimed_by == token, R.status == "processing")
+                .values(
+                    status="created", claimed_by=None, lease_until=None, attempts=R.attempts - 1, run_at=time.time()
+                )
+            )
+            if not self.store.is_sqlite:
+                await conn.execute(sa.text(f"NOTIFY {RUNS_CHANNEL}"))
+
+    async def get(self, run_id: str) -> Run | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(tables.runs).where(R.id == run_id))).first()
+        return None if row is None else _run(row)
+
+    async def log(self, action: str | None, status: str | None, limit: int, offset: int) -> list[Run]:
+        query = sa.select(tables.runs).order_by(R.created_at.desc(), R.id).limit(limit).offset(offset)
+        if action is not None:
+            query = query.where(R.action == action)
+        if status is not None:
+            query = query.where(R.status == status)
+        async with self.engine.connect() as conn:
+            return [_run(row) for row in (await conn.execute(query)).all()]
+
+    async def delete_finished_before(self, cutoff: float) -> int:
+        async with self.engine.begin() as conn:
+            done = await conn.execute(tables.runs.delete().where(R.status.in_(FINISHED), R.updated_at < cutoff))
+        return int(done.rowcount)

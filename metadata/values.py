@@ -1,0 +1,178 @@
+"""Values against GraphQL types: an action's input before its handler is called, and a
+handler's output before the caller sees it.
+
+Input follows GraphQL input coercion (a single value where a list is expected becomes a list of
+one, an ID may be a number); output follows Hasura's response validation, and keeps only the
+declared fields of objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metadata.actions import Action
+from metadata.custom_types import EnumType, InputObjectType, ObjectType
+from metadata.graphql_types import BUILTIN_SCALARS, GraphQLType, parse_graphql_type
+from metadata.objects import View
+
+INT_RANGE = (-(2**31), 2**31 - 1)
+
+
+def _kind_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _scalar_ok(name: str, value: Any) -> tuple[bool, Any]:
+    """Whether `value` is a valid `name` (a built-in scalar), and its coerced form."""
+    if name == "Int":
+        ok = isinstance(value, int) and not isinstance(value, bool) and INT_RANGE[0] <= value <= INT_RANGE[1]
+        return ok, value
+    if name == "Float":
+        return isinstance(value, int | float) and not isinstance(value, bool), value
+    if name == "String":
+        return isinstance(value, str), value
+    if name == "Boolean":
+        return isinstance(value, bool), value
+    # ID: a string, or an integer sent as one.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return True, str(value)
+    return isinstance(value, str), value
+
+
+class InputError(ValueError):
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.message, self.path = message, path
+
+
+def validate_input(action: Action, given: dict[str, Any], view: View) -> dict[str, Any]:
+    """The coerced arguments; raises InputError with a path rooted at the input object."""
+    declared = {arg.name: arg for arg in action.definition.arguments}
+    for name in given:
+        if name not in declared:
+            raise InputError(f'unexpected argument "{name}" for action "{action.name}"', f"$.{name}")
+    out: dict[str, Any] = {}
+    for name, arg in declared.items():
+        type_ = parse_graphql_type(arg.type)
+        if name not in given:
+            if not type_.nullable:
+                raise InputError(f'missing required argument "{name}" of type "{arg.type}"', "$")
+            continue
+        out[name] = _input_value(type_, given[name], f"$.{name}", view)
+    return out
+
+
+def _input_value(type_: GraphQLType, value: Any, path: str, view: View) -> Any:
+    if value is None:
+        if not type_.nullable:
+            raise InputError("expected a non-null value, got null", path)
+        return None
+    if type_.of_type is not None:
+        items = value if isinstance(value, list) else [value]
+        return [_input_value(type_.of_type, item, f"{path}[{i}]", view) for i, item in enumerate(items)]
+    name = type_.base
+    if name in BUILTIN_SCALARS:
+        ok, coerced = _scalar_ok(name, value)
+        if not ok:
+            bounds = " (a 32-bit integer)" if name == "Int" and isinstance(value, int) else ""
+            raise InputError(f"expected a value of type {name}{bounds}, got {_kind_name(value)}", path)
+        return coerced
+    enum = view.get("enum", name)
+    if isinstance(enum, EnumType):
+        if not isinstance(value, str) or value not in {v.value for v in enum.values}:
+            raise InputError(f"expected a value of enum {name}, got {_shown(value)}", path)
+        return value
+    obj = view.get("input_object", name)
+    if isinstance(obj, InputObjectType):
+        if not isinstance(value, dict):
+            raise InputError(f"expected an object of type {name}, got {_kind_name(value)}", path)
+        fields = {f.name: f for f in obj.fields}
+        for key in value:
+            if key not in fields:
+                raise InputError(f'unexpected field "{key}" in type {name}', f"{path}.{key}")
+        out = {}
+        for fname, field in fields.items():
+            ftype = parse_graphql_type(field.type)
+            if fname not in value:
+                if not ftype.nullable:
+                    raise InputError(f'missing required field "{fname}" of type {name}', path)
+                continue
+            out[fname] = _input_value(ftype, value[fname], f"{path}.{fname}", view)
+        return out
+    return value  # a custom or Postgres scalar: passed through as given
+
+
+def _shown(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else _kind_name(value)
+
+
+class OutputError(ValueError):
+    pass
+
+
+def validate_output(output_type: str, value: Any, view: View) -> Any:
+    """The handler's 2xx body checked against `output_type`, Hasura's messages; extra fields dropped."""
+    type_ = parse_graphql_type(output_type)
+    if value is None:
+        if not type_.nullable:
+            raise OutputError("got null for the action webhook response")
+        return None
+    return _output_value(type_, value, None, view)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "scalar Boolean"
+    if isinstance(value, int | float):
+        return "scalar Number"
+    if isinstance(value, str):
+        return "scalar String"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _output_value(type_: GraphQLType, value: Any, field: str | None, view: View) -> Any:
+    where = f' for field "{field}"' if field else " for the action webhook response"
+    if value is None:
+        if not type_.nullable:
+            raise OutputError(f'expecting not null value for field "{field}"')
+        return None
+    if type_.of_type is not None:
+        if not isinstance(value, list):
+            raise OutputError(f"expecting array{where}")
+        return [_output_value(type_.of_type, item, field, view) for item in value]
+    name = type_.base
+    obj = view.get("object", name)
+    mismatch = OutputError(f"got {_json_kind(value)}{where}, expecting {name}")
+    if isinstance(obj, ObjectType):
+        if not isinstance(value, dict):
+            raise mismatch
+        out = {}
+        for f in obj.fields:
+            ftype = parse_graphql_type(f.type)
+            if f.name not in value:
+                if not ftype.nullable:
+                    raise OutputError(f'field "{f.name}" expected in webhook response, but not found')
+                continue
+            out[f.name] = _output_value(ftype, value[f.name], f.name, view)
+        return out
+    enum = view.get("enum", name)
+    if name in BUILTIN_SCALARS:
+        if not _scalar_ok(name, value)[0]:
+            raise mismatch
+    elif isinstance(enum, EnumType) and value not in {v.value for v in enum.values}:
+        raise (
+            mismatch
+            if not isinstance(value, str)
+            else OutputError(f'got "{value}"{where}, expecting a value of enum {name}')
+        )
+    return value  # a custom or Postgres scalar may be any JSON
