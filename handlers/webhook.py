@@ -21,7 +21,7 @@ import aiohttp
 import msgspec
 
 from metadata.actions import Action
-from metadata.errors import InvalidConfiguration, ParseFailed, SwitchboardError
+from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.objects import View
 from metadata.values import OutputError, validate_output
 
@@ -46,7 +46,7 @@ _decode = msgspec.json.Decoder().decode
 class ActionError(SwitchboardError):
     """The handler refused the call (a 4xx with a message): the caller's error, as it said it."""
 
-    status = 400
+    status, absolute = 400, True
 
     def __init__(self, message: str, code: str, extensions: Any, internal: Any) -> None:
         super().__init__(message, "$", internal)
@@ -55,11 +55,17 @@ class ActionError(SwitchboardError):
 
 
 class HandlerFailed(SwitchboardError):
-    code, status = "unexpected", 502
+    code, status, absolute = "unexpected", 502, True
 
 
 class HandlerTimedOut(SwitchboardError):
-    code, status = "timeout", 504
+    code, status, absolute = "timeout", 504, True
+
+
+class HandlerAnswerInvalid(SwitchboardError):
+    """A 4xx that does not follow the contract: explained, at the caller's status."""
+
+    code, status, absolute = "parse-failed", 400, True
 
 
 def forwardable(client_headers: Mapping[str, str]) -> dict[str, str]:
@@ -163,7 +169,7 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
             code = answer.get("code")
             code = code if isinstance(code, str) and code else "unexpected"
             raise ActionError(answer["message"], code, answer.get("extensions"), internal)
-        raise ParseFailed(
+        raise HandlerAnswerInvalid(
             f"the action handler answered {status} without the key 'message' "
             "(expected {message, code?, extensions?})",
             internal=internal,

@@ -16,6 +16,8 @@ class SwitchboardError(Exception):
     code = "unexpected"
     status = 500
     extensions: object = None  # an action handler's own error extensions, passed through
+    # Errors about something other than the input (an action handler's answer) stay at `$`.
+    absolute = False
 
     def __init__(self, message: str, path: str = "$", internal: Any = None) -> None:
         super().__init__(message)
@@ -25,7 +27,8 @@ class SwitchboardError(Exception):
 
     def within(self, prefix: str) -> SwitchboardError:
         """Re-root the path under `prefix` (itself a `$`-rooted path)."""
-        self.path = prefix + self.path[1:]
+        if not self.absolute:
+            self.path = prefix + self.path[1:]
         return self
 
 

@@ -84,7 +84,8 @@ def _input_value(type_: GraphQLType, value: Any, path: str, view: View) -> Any:
     if name in BUILTIN_SCALARS:
         ok, coerced = _scalar_ok(name, value)
         if not ok:
-            bounds = " (a 32-bit integer)" if name == "Int" and isinstance(value, int) else ""
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            bounds = " (a 32-bit integer)" if name == "Int" and whole else ""
             raise InputError(f"expected a value of type {name}{bounds}, got {_kind_name(value)}", path)
         return coerced
     enum = view.get("enum", name)

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from rpc.app import create_app
 from rpc.config import Config
+from tests.webhook import Webhook
 
 PG_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgres"]
@@ -75,3 +76,10 @@ def query(
     """POST one envelope; returns the httpx response."""
     body = {"type": type_, "args": {} if args is None else args, **envelope}
     return client.post("/v1/query", json=body, headers=headers)
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.close()

@@ -1,0 +1,287 @@
+"""run_action against real aiohttp webhook servers: Hasura's contract end to end."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import ClientFactory, query
+from tests.webhook import Webhook
+
+TYPES = {
+    "objects": [
+        {
+            "name": "UserOutput",
+            "fields": [
+                {"name": "id", "type": "Int!"},
+                {"name": "email", "type": "String"},
+                {"name": "tags", "type": "[String!]"},
+            ],
+        }
+    ],
+    "input_objects": [
+        {
+            "name": "UserInput",
+            "fields": [
+                {"name": "email", "type": "String!"},
+                {"name": "plan", "type": "Plan"},
+                {"name": "friends", "type": "[UserInput!]"},
+            ],
+        }
+    ],
+    "enums": [{"name": "Plan", "values": [{"value": "FREE"}, {"value": "PRO"}]}],
+}
+ARGUMENTS = [{"name": "user", "type": "UserInput!"}, {"name": "count", "type": "Int"}, {"name": "ids", "type": "[ID!]"}]
+USER = {"X-Hasura-Role": "user", "X-Hasura-User-Id": "42"}
+
+
+def define(client: TestClient, handler: str, name: str = "create_user", **definition: Any) -> None:
+    if query(client, "export_metadata").json().get("custom_types") is None:
+        assert query(client, "set_custom_types", TYPES).status_code == 200
+    args = {
+        "name": name,
+        "definition": {"handler": handler, "output_type": "UserOutput", "arguments": ARGUMENTS, **definition},
+    }
+    response = query(client, "create_action", args)
+    assert response.status_code == 200, response.text
+    assert query(client, "create_action_permission", {"action": name, "role": "user"}).status_code == 200
+
+
+def run(client: TestClient, input_: Any, name: str = "create_user", headers: dict[str, str] | None = None) -> Any:
+    return query(client, "run_action", {"name": name, "input": input_}, headers=headers)
+
+
+def test_a_sync_action_calls_its_webhook_with_hasuras_payload(client: TestClient, webhook: Webhook) -> None:
+    define(client, webhook.respond("/create", body={"id": 7, "email": "a@b.c", "ignored": True}))
+    response = run(client, {"user": {"email": "a@b.c", "plan": "PRO"}, "ids": 5}, headers=USER)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"output": {"id": 7, "email": "a@b.c"}}
+    [call] = webhook.calls("/create")
+    assert call.body == {
+        "action": {"name": "create_user"},
+        "input": {"user": {"email": "a@b.c", "plan": "PRO"}, "ids": ["5"]},  # coerced as GraphQL does
+        "session_variables": {"x-hasura-role": "user", "x-hasura-user-id": "42"},
+        "request_query": None,
+    }
+    assert call.headers["Content-Type"] == "application/json"
+    assert call.headers["User-Agent"].startswith("switchboard/")
+
+
+def test_roles_without_permission_see_no_such_action(client: TestClient, webhook: Webhook) -> None:
+    define(client, webhook.respond("/create", body={"id": 1}))
+    unknown = run(client, {}, name="nope", headers={"X-Hasura-Role": "guest"})
+    hidden = run(client, {"user": {"email": "x"}}, headers={"X-Hasura-Role": "guest"})
+    assert unknown.status_code == hidden.status_code == 400
+    assert hidden.json() == {
+        "path": "$.args.name",
+        "error": 'action with name "create_user" does not exist',
+        "code": "not-exists",
+    }
+    assert unknown.json()["code"] == "not-exists"
+    assert not webhook.received
+
+
+@pytest.mark.parametrize(
+    ("input_", "path", "error"),
+    [
+        ({}, "$.args.input", 'missing required argument "user" of type "UserInput!"'),
+        ({"user": None}, "$.args.input.user", "expected a non-null value, got null"),
+        ({"user": {"email": 1}}, "$.args.input.user.email", "expected a value of type String, got a number"),
+        ({"user": {}}, "$.args.input.user", 'missing required field "email" of type UserInput'),
+        ({"user": {"email": "x", "age": 3}}, "$.args.input.user.age", 'unexpected field "age" in type UserInput'),
+        (
+            {"user": {"email": "x", "plan": "GOLD"}},
+            "$.args.input.user.plan",
+            'expected a value of enum Plan, got "GOLD"',
+        ),
+        (
+            {"user": {"email": "x", "friends": [{"email": "y"}, {"mail": "z"}]}},
+            "$.args.input.user.friends[1].mail",
+            'unexpected field "mail" in type UserInput',
+        ),
+        (
+            {"user": {"email": "x"}, "count": 2**31},
+            "$.args.input.count",
+            "expected a value of type Int (a 32-bit integer), got a number",
+        ),
+        ({"user": {"email": "x"}, "count": 1.5}, "$.args.input.count", "expected a value of type Int, got a number"),
+        ({"user": {"email": "x"}, "count": True}, "$.args.input.count", "expected a value of type Int, got a boolean"),
+        ({"user": {"email": "x"}, "ids": [None]}, "$.args.input.ids[0]", "expected a non-null value, got null"),
+        (
+            {"user": {"email": "x"}, "extra": 1},
+            "$.args.input.extra",
+            'unexpected argument "extra" for action "create_user"',
+        ),
+    ],
+)
+def test_input_is_validated_before_the_handler_is_called(
+    client: TestClient, webhook: Webhook, input_: Any, path: str, error: str
+) -> None:
+    define(client, webhook.respond("/create", body={"id": 1}))
+    response = run(client, input_)
+    assert response.status_code == 400
+    assert response.json() == {"path": path, "error": error, "code": "validation-failed"}
+    assert not webhook.received
+
+
+def test_a_4xx_with_a_message_is_the_callers_error(client: TestClient, webhook: Webhook) -> None:
+    body = {"message": "email taken", "code": "email-taken", "extensions": {"field": "email"}}
+    define(client, webhook.respond("/create", 422, body))
+    response = run(client, {"user": {"email": "x"}}, headers=USER)
+    assert response.status_code == 400
+    assert response.json() == {
+        "path": "$",
+        "error": "email taken",
+        "code": "email-taken",
+        "extensions": {"field": "email"},
+    }
+    assert query(client, "drop_action", {"name": "create_user"}).status_code == 200
+    define(client, webhook.respond("/plain", 400, {"message": "no"}))
+    assert run(client, {"user": {"email": "x"}}).json()["code"] == "unexpected"
+
+
+@pytest.mark.parametrize(
+    ("canned", "status", "error"),
+    [
+        ({"status": 400, "body": {"error": "x"}}, 400, "the action handler answered 400 without the key 'message'"),
+        ({"status": 500, "body": {"message": "boom"}}, 502, "expecting 2xx or 4xx status code, but found 500"),
+        ({"status": 200, "raw": b"<html>"}, 502, "not a valid json response from webhook"),
+        ({"status": 200, "body": None}, 502, "got null for the action webhook response"),
+        ({"status": 200, "body": {"email": "x"}}, 502, 'field "id" expected in webhook response, but not found'),
+        ({"status": 200, "body": {"id": None}}, 502, 'expecting not null value for field "id"'),
+        ({"status": 200, "body": {"id": "7"}}, 502, 'got scalar String for field "id", expecting Int'),
+        ({"status": 200, "body": [{"id": 1}]}, 502, "got array for the action webhook response, expecting UserOutput"),
+        ({"status": 200, "body": {"id": 1, "tags": "a"}}, 502, 'expecting array for field "tags"'),
+    ],
+)
+def test_handler_failures(
+    client: TestClient, webhook: Webhook, canned: dict[str, Any], status: int, error: str
+) -> None:
+    define(client, webhook.respond("/create", **canned), output_type="UserOutput!")
+    admin = run(client, {"user": {"email": "x"}})
+    assert admin.status_code == status, admin.text
+    assert admin.json()["error"].startswith(error)
+    # Admins see the exchange; the handler URL is shown as its template.
+    assert admin.json()["internal"]["request"]["url"] == webhook.url("/create")
+    user = run(client, {"user": {"email": "x"}}, headers=USER)
+    assert user.status_code == status
+    assert "internal" not in user.json()
+
+
+def test_unreachable_and_slow_handlers(client: TestClient, webhook: Webhook) -> None:
+    define(client, "http://127.0.0.1:9/nothing-listens-here", name="unreachable")
+    response = run(client, {"user": {"email": "x"}}, name="unreachable")
+    assert response.status_code == 502
+    assert response.json()["error"] == "http exception when calling webhook"
+    define(client, webhook.respond("/slow", body={"id": 1}, delay=2), name="slow", timeout=1)
+    started = time.monotonic()
+    response = run(client, {"user": {"email": "x"}}, name="slow")
+    assert response.status_code == 504
+    assert response.json()["error"] == "the action handler did not answer within 1 seconds"
+    assert time.monotonic() - started < 1.9
+
+
+def test_headers_env_templates_and_forwarding(
+    client: TestClient, webhook: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_BASE", webhook.url(""))
+    monkeypatch.setenv("HOOK_TOKEN", "t0ken")
+    webhook.respond("/create", body={"id": 1})
+    define(
+        client,
+        "{{HOOK_BASE}}/create",
+        forward_client_headers=True,
+        headers=[{"name": "Authorization", "value_from_env": "HOOK_TOKEN"}, {"name": "X-Static", "value": "s"}],
+    )
+    response = run(
+        client,
+        {"user": {"email": "x"}},
+        headers={**USER, "Authorization": "client-token", "X-Custom": "c", "Origin": "o", "User-Agent": "ua/1"},
+    )
+    assert response.status_code == 200, response.text
+    [call] = webhook.calls("/create")
+    headers = {k.lower(): v for k, v in call.headers.items()}
+    assert headers["authorization"] == "t0ken"  # configured headers win
+    assert headers["x-static"] == "s"
+    assert headers["x-custom"] == "c"
+    assert headers["x-forwarded-user-agent"] == "ua/1"
+    assert "x-forwarded-host" in headers
+    assert "origin" not in headers
+    assert not any(k.startswith("x-hasura-") for k in headers)
+    monkeypatch.delenv("HOOK_TOKEN")
+    missing = run(client, {"user": {"email": "x"}})
+    assert missing.status_code == 400
+    assert missing.json() == {
+        "path": "$.args",
+        "error": 'the environment variable "HOOK_TOKEN" used by header "Authorization" of action "create_user" is not set',
+        "code": "invalid-configuration",
+    }
+
+
+def wait_for(client: TestClient, run_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        result = query(client, "get_action_result", {"id": run_id}, headers=headers).json()
+        if result.get("status") in ("completed", "error"):
+            return dict(result)
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} did not finish: {result}")
+
+
+def test_async_actions_run_in_the_background(client: TestClient, webhook: Webhook) -> None:
+    define(client, webhook.respond("/create", body={"id": 9}), kind="asynchronous")
+    response = run(client, {"user": {"email": "x"}}, headers=USER)
+    assert response.status_code == 200, response.text
+    run_id = response.json()["action_id"]
+    result = wait_for(client, run_id, USER)
+    assert result["status"] == "completed"
+    assert result["output"] == {"id": 9}
+    assert result["errors"] is None
+    assert result["attempts"] == 1
+    assert result["action"] == "create_user"
+    # The payload and session reached the handler as for a sync call.
+    assert webhook.calls("/create")[0].body["session_variables"] == {"x-hasura-role": "user", "x-hasura-user-id": "42"}
+    # Another user, or another role, does not see the run.
+    for headers in ({"X-Hasura-Role": "user", "X-Hasura-User-Id": "43"}, {"X-Hasura-Role": "other"}):
+        hidden = query(client, "get_action_result", {"id": run_id}, headers=headers)
+        assert hidden.json()["code"] == "not-exists"
+    log = query(client, "get_action_log", {"action": "create_user"}).json()["runs"]
+    assert [r["id"] for r in log] == [run_id]
+    assert query(client, "get_action_log", headers=USER).json()["code"] == "access-denied"
+    # drop_action (clear_data defaults to true) deletes its runs.
+    assert query(client, "drop_action", {"name": "create_user"}).status_code == 200
+    assert query(client, "get_action_result", {"id": run_id}).json()["code"] == "not-exists"
+
+
+def test_async_failures_are_retried_with_retry_conf(client: TestClient, webhook: Webhook) -> None:
+    webhook.canned["/flaky"] = webhook.canned.get("/flaky") or None  # type: ignore[assignment]
+    webhook.respond("/flaky", body={"id": 3}, first=[(500, {}), (400, {"message": "not yet"})])
+    define(
+        client,
+        webhook.url("/flaky"),
+        kind="asynchronous",
+        retry_conf={"num_retries": 2, "retry_interval_seconds": 0.05, "backoff": 2},
+    )
+    result = wait_for(client, run(client, {"user": {"email": "x"}}).json()["action_id"])
+    assert (result["status"], result["attempts"], result["output"]) == ("completed", 3, {"id": 3})
+    webhook.respond("/broken", 500, {})
+    define(client, webhook.url("/broken"), name="broken", kind="asynchronous")
+    result = wait_for(client, run(client, {"user": {"email": "x"}}, name="broken").json()["action_id"])
+    assert result["status"] == "error"
+    assert result["errors"] == {
+        "path": "$",
+        "error": "expecting 2xx or 4xx status code, but found 500",
+        "code": "unexpected",
+    }
+    assert result["attempts"] == 1
+
+
+def test_sync_runs_are_logged_when_auditing(make_client: ClientFactory, webhook: Webhook) -> None:
+    client = make_client(audit_sync_runs=True)
+    define(client, webhook.respond("/create", body={"id": 1}))
+    assert run(client, {"user": {"email": "x"}}).status_code == 200
+    [logged] = query(client, "get_action_log").json()["runs"]
+    assert (logged["mode"], logged["status"], logged["output"]) == ("sync", "completed", {"id": 1})

@@ -1,0 +1,85 @@
+"""A real aiohttp webhook server on a loopback port, in a thread of its own, that records what it
+receives and answers what a test told it to."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Canned:
+    status: int = 200
+    body: Any = None  # JSON; ignored when raw is set
+    raw: bytes | None = None
+    delay: float = 0.0
+    # Answers for the first calls, before falling back to the above (for retries).
+    first: list[tuple[int, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class Webhook:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.canned: dict[str, Canned] = {}
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        started = threading.Event()
+        self.thread = threading.Thread(target=self._serve, args=(started,), daemon=True)
+        self.thread.start()
+        started.wait(10)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def respond(self, path: str, status: int = 200, body: Any = None, **options: Any) -> str:
+        self.canned[path] = Canned(status, body, **options)
+        return self.url(path)
+
+    def calls(self, path: str) -> list[Received]:
+        return [r for r in self.received if r.path == path]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        text = await request.text()
+        self.received.append(Received(request.path, dict(request.headers), json.loads(text) if text else None))
+        canned = self.canned.get(request.path, Canned())
+        if canned.delay:
+            await asyncio.sleep(canned.delay)
+        if canned.first:
+            status, body = canned.first.pop(0)
+            return web.json_response(body, status=status)
+        if canned.raw is not None:
+            return web.Response(body=canned.raw, status=canned.status, content_type="text/plain")
+        return web.json_response(canned.body, status=canned.status)
+
+    def _serve(self, started: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_route("POST", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        self.loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.runner = runner
+        started.set()
+        self.loop.run_forever()
+
+    def close(self) -> None:
+        async def stop() -> None:
+            await self.runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
