@@ -45,12 +45,19 @@ class GetActionLog(Strict):
     offset: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
-def runnable(runtime: Runtime, session: Session, name: str) -> Action:
+def _permitted(action: object, session: Session) -> bool:
+    return isinstance(action, Action) and (session.is_admin or any(p.role == session.role for p in action.permissions))
+
+
+async def runnable(runtime: Runtime, session: Session, name: str) -> Action:
+    """The action, from the in-memory view; on a miss, another server may just have defined it
+    (or granted the permission), so catch up once before saying it does not exist."""
     action = runtime.store.state.get("action", name)
-    if not isinstance(action, Action) or not (
-        session.is_admin or any(p.role == session.role for p in action.permissions)
-    ):
+    if not _permitted(action, session) and await runtime.store.sync():
+        action = runtime.store.state.get("action", name)
+    if not _permitted(action, session):
         raise NotExists(f'action with name "{name}" does not exist', "$.name")
+    assert isinstance(action, Action)
     return action
 
 
@@ -64,7 +71,7 @@ def error_body(exc: SwitchboardError) -> dict[str, Any]:
 
 async def run_action(ctx: Context, args: RunAction) -> dict[str, Any]:
     runtime, session = ctx.runtime, ctx.session
-    action = runnable(runtime, session, args.name)
+    action = await runnable(runtime, session, args.name)
     view = runtime.store.state
     try:
         given = validate_input(action, args.input, view)

@@ -216,7 +216,8 @@ def test_headers_env_templates_and_forwarding(
     assert missing.status_code == 400
     assert missing.json() == {
         "path": "$.args",
-        "error": 'the environment variable "HOOK_TOKEN" used by header "Authorization" of action "create_user" is not set',
+        "error": 'the environment variable "HOOK_TOKEN" used by header "Authorization" '
+        'of action "create_user" is not set',
         "code": "invalid-configuration",
     }
 
