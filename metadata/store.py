@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -66,7 +66,7 @@ class Store:
         # Writers in this process queue here; across processes the version row arbitrates.
         self.write_lock = asyncio.Lock()
         self._sync_lock = asyncio.Lock()
-        self._watcher: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         async with self.engine.begin() as conn:
@@ -86,15 +86,21 @@ class Store:
         await self.reload()
 
     async def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+        # Stop the watcher and any catch-up it started before the engine goes away.
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.engine.dispose()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def watch(self, on_runs: Callable[[], None]) -> None:
         """Follow other servers' writes as they happen: PostgreSQL notifies (metadata changes and
         queued runs); a SQLite file shared by several processes is polled."""
-        self._watcher = asyncio.create_task(self._listen(on_runs) if not self.is_sqlite else self._poll())
+        self._spawn(self._listen(on_runs) if not self.is_sqlite else self._poll())
 
     async def _poll(self) -> None:
         while True:
@@ -111,13 +117,13 @@ class Store:
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             try:
-                await conn.add_listener(METADATA_CHANNEL, lambda *_: asyncio.ensure_future(self._quiet_sync()))
+                await conn.add_listener(METADATA_CHANNEL, lambda *_: self._spawn(self._quiet_sync()))
                 await conn.add_listener(RUNS_CHANNEL, lambda *_: on_runs())
                 await self._quiet_sync()  # whatever was missed while not listening
                 while not conn.is_closed():
                     await asyncio.sleep(POLL_SECONDS)
             finally:
-                await conn.close()
+                conn.terminate()  # no goodbye: this also runs on cancellation
 
     async def _quiet_sync(self) -> None:
         with contextlib.suppress(Exception):

@@ -48,6 +48,7 @@ def create_app(config: Config | None = None) -> Starlette:
                 yield
             finally:
                 janitor.cancel()
+                await asyncio.gather(janitor, return_exceptions=True)
                 await workers.stop()
                 await store.close()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from starlette.testclient import TestClient
 
@@ -55,7 +56,8 @@ def make_client(database_url: str) -> Iterator[ClientFactory]:
     opened: list[TestClient] = []
 
     def make(**settings: Any) -> TestClient:
-        client = TestClient(create_app(Config(database_url=database_url, **settings)))
+        config = msgspec.convert({"database_url": database_url, **settings}, Config)
+        client = TestClient(create_app(config))
         client.__enter__()
         opened.append(client)
         return client
