@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -47,11 +48,6 @@ class ActionError(SwitchboardError):
     """The handler refused the call (a 4xx with a message): the caller's error, as it said it."""
 
     status, absolute = 400, True
-
-    def __init__(self, message: str, code: str, extensions: Any, internal: Any) -> None:
-        super().__init__(message, "$", internal)
-        self.code = code
-        self.extensions = extensions
 
 
 class HandlerFailed(SwitchboardError):
@@ -129,49 +125,58 @@ class Call:
         )
 
 
+def _exchange(call: Call, headers: dict[str, str], body: bytes, **response: Any) -> dict[str, Any]:
+    """What admins see of a failed call (built only on failure: the run path stays lean)."""
+    request = {"url": call.action.definition.handler, "headers": sorted(headers), "body": msgspec.Raw(body)}
+    return {"request": request, **response}
+
+
+@lru_cache(maxsize=64)
+def _timeout(seconds: int) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)
+
+
 async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> Any:
     """The validated output of one call, or an ActionError / HandlerFailed / HandlerTimedOut."""
     action = call.action
     url = resolve_url(action)
     headers = request_headers(action, call.forwarded)
     body = call.payload()
-    internal: dict[str, Any] = {
-        "request": {
-            "url": action.definition.handler,
-            "headers": sorted(headers),
-            "body": msgspec.Raw(body),
-        }
-    }
     try:
-        async with http.post(
-            url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=action.definition.timeout)
-        ) as response:
+        async with http.post(url, data=body, headers=headers, timeout=_timeout(action.definition.timeout)) as response:
             status, raw = response.status, await response.read()
     except TimeoutError:
         raise HandlerTimedOut(
-            f"the action handler did not answer within {action.definition.timeout} seconds", internal=internal
+            f"the action handler did not answer within {action.definition.timeout} seconds",
+            internal=_exchange(call, headers, body),
         ) from None
     except (aiohttp.ClientError, OSError) as exc:
-        internal["error"] = str(exc) or type(exc).__name__
+        internal = _exchange(call, headers, body, error=str(exc) or type(exc).__name__)
         raise HandlerFailed("http exception when calling webhook", internal=internal) from None
-    internal["response"] = {"status": status, "body": raw.decode(errors="replace")}
+
+    def failed(error: type[SwitchboardError], message: str) -> SwitchboardError:
+        internal = _exchange(call, headers, body, response={"status": status, "body": raw.decode(errors="replace")})
+        return error(message, internal=internal)
+
     try:
         answer = _decode(raw)
     except msgspec.DecodeError:
-        raise HandlerFailed("not a valid json response from webhook", internal=internal) from None
+        raise failed(HandlerFailed, "not a valid json response from webhook") from None
     if 200 <= status < 300:
         try:
             return validate_output(action.definition.output_type, answer, view)
         except OutputError as exc:
-            raise HandlerFailed(str(exc), internal=internal) from None
+            raise failed(HandlerFailed, str(exc)) from None
     if 400 <= status < 500:
         if isinstance(answer, dict) and isinstance(answer.get("message"), str):
             code = answer.get("code")
             code = code if isinstance(code, str) and code else "unexpected"
-            raise ActionError(answer["message"], code, answer.get("extensions"), internal)
-        raise HandlerAnswerInvalid(
+            refused = failed(ActionError, answer["message"])
+            refused.code, refused.extensions = code, answer.get("extensions")
+            raise refused
+        raise failed(
+            HandlerAnswerInvalid,
             f"the action handler answered {status} without the key 'message' "
             "(expected {message, code?, extensions?})",
-            internal=internal,
         )
-    raise HandlerFailed(f"expecting 2xx or 4xx status code, but found {status}", internal=internal)
+    raise failed(HandlerFailed, f"expecting 2xx or 4xx status code, but found {status}")

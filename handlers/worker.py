@@ -27,45 +27,63 @@ IDLE_POLL_SECONDS = 1.0
 
 
 class WorkerPool:
+    """One claimer hands runs to at most `concurrency` concurrent executions.
+
+    A single claimer (rather than every idle worker racing for each new run) means one claim
+    transaction per run, however many slots are free.
+    """
+
     def __init__(self, runtime: Runtime, concurrency: int) -> None:
         self.runtime = runtime
         self.concurrency = concurrency
         self.token = str(uuid.uuid4())  # this process's lease holder id
         self._wakeup = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._slots = asyncio.Semaphore(concurrency)
+        self._claimer: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wakeup.set()
 
     def start(self) -> None:
-        self.runtime.wake = self.wake
-        self._tasks = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
+        if self.concurrency:
+            self.runtime.wake = self.wake
+            self._claimer = asyncio.create_task(self._claim_forever())
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [t for t in (self._claimer, *self._running) if t is not None]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.runtime.runs.release(self.token)
 
-    async def _work(self) -> None:
+    async def _claim_forever(self) -> None:
         while True:
+            await self._slots.acquire()
+            # Cleared before claiming: a run queued while the claim runs still wakes us after.
+            self._wakeup.clear()
             try:
                 run = await self.runtime.runs.claim(self.token)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store is unreachable for now: try again shortly
                 log.warning("claiming a run failed", exc_info=True)
-                await asyncio.sleep(IDLE_POLL_SECONDS)
-                continue
+                run = None
             if run is None:
+                self._slots.release()
                 await self._idle()
                 continue
-            # Other workers may have more to do: let one of them look too.
-            self._wakeup.set()
-            await self._execute(run)
+            task = asyncio.create_task(self._execute(run))
+            self._running.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()
 
     async def _idle(self) -> None:
+        """Sleep until woken by a new run, until a retry comes due, or for the fallback poll."""
         timeout = IDLE_POLL_SECONDS
         with contextlib.suppress(Exception):
             due = await self.runtime.runs.next_due()
@@ -73,7 +91,6 @@ class WorkerPool:
                 timeout = max(0.0, min(timeout, due - time.time()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
-        self._wakeup.clear()
 
     async def _execute(self, run: Run) -> None:
         runtime = self.runtime
