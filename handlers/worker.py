@@ -61,22 +61,27 @@ class WorkerPool:
     async def _claim_forever(self) -> None:
         while True:
             await self._slots.acquire()
+            free = 1
+            while not self._slots.locked():  # take every free slot: one claim fills them all
+                await self._slots.acquire()
+                free += 1
             # Cleared before claiming: a run queued while the claim runs still wakes us after.
             self._wakeup.clear()
             try:
-                run = await self.runtime.runs.claim(self.token)
+                runs = await self.runtime.runs.claim(self.token, free)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store is unreachable for now: try again shortly
-                log.warning("claiming a run failed", exc_info=True)
-                run = None
-            if run is None:
+                log.warning("claiming runs failed", exc_info=True)
+                runs = []
+            for _ in range(free - len(runs)):
                 self._slots.release()
+            for run in runs:
+                task = asyncio.create_task(self._execute(run))
+                self._running.add(task)
+                task.add_done_callback(self._done)
+            if not runs:
                 await self._idle()
-                continue
-            task = asyncio.create_task(self._execute(run))
-            self._running.add(task)
-            task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

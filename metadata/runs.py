@@ -126,8 +126,9 @@ class Runs:
                 await conn.execute(sa.text(f"NOTIFY {RUNS_CHANNEL}"))
         return run_id
 
-    async def claim(self, token: str) -> Run | None:
-        """Take the next due run (new, retry due, or a lease that expired) and lease it to `token`."""
+    async def claim(self, token: str, limit: int) -> list[Run]:
+        """Take up to `limit` due runs (new, retry due, or whose lease expired), oldest first, and
+        lease them to `token`: one transaction however many there are."""
         now = time.time()
         due = (
             sa.select(R.id)
@@ -138,13 +139,13 @@ class Runs:
                 )
             )
             .order_by(R.run_at)
-            .limit(1)
+            .limit(limit)
         )
         if not self.store.is_sqlite:
             due = due.with_for_update(skip_locked=True)
         claim = (
             sa.update(tables.runs)
-            .where(R.id == due.scalar_subquery())
+            .where(R.id.in_(due.scalar_subquery()))
             .values(
                 status="processing",
                 attempts=R.attempts + 1,
@@ -155,8 +156,8 @@ class Runs:
             .returning(*tables.runs.c)
         )
         async with self.engine.begin() as conn:
-            row = (await conn.execute(claim)).first()
-        return None if row is None else _run(row)
+            rows = (await conn.execute(claim)).all()
+        return sorted((_run(row) for row in rows), key=lambda run: run.created_at)
 
     async def next_due(self) -> float | None:
         """When the earliest waiting run becomes due (retries wait), if any."""
