@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from sqlalchemy.exc import DBAPIError
 
 from handlers.context import Changed, Context, Runtime, Session
 from handlers.registry import OPERATIONS, Operation
@@ -19,7 +20,7 @@ from metadata.consistency import new_inconsistencies, refuse
 from metadata.decoding import decode
 from metadata.errors import AccessDenied, Conflict, ParseFailed, SwitchboardError, rooted
 from metadata.objects import Draft
-from metadata.store import StaleVersion, reachable
+from metadata.store import StaleVersion, unreachable
 from metadata.strict import Strict
 
 MAX_ATTEMPTS = 20
@@ -91,8 +92,13 @@ def _finish(result: Any, version: int) -> Any:
 
 async def execute(runtime: Runtime, body: bytes, session: Session) -> Any:
     envelope, op, args = _prepare(body, session)
-    with reachable():
+    try:
         return await _execute(runtime, envelope, op, args, session)
+    except (OSError, DBAPIError) as exc:
+        unavailable = unreachable(exc)
+        if unavailable is None:
+            raise
+        raise unavailable from None
 
 
 async def _execute(runtime: Runtime, envelope: Envelope, op: Operation, args: Any, session: Session) -> Any:

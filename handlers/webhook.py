@@ -90,6 +90,8 @@ def _env(name: str, what: str, action: Action) -> str:
 
 def resolve_url(action: Action) -> str:
     template = action.definition.handler
+    if "{{" not in template:
+        return template
     return _TEMPLATE.sub(lambda m: _env(m.group(1), "the handler URL", action), template)
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -258,15 +257,11 @@ class Store:
         ]
 
 
-@contextmanager
-def reachable() -> Iterator[None]:
+def unreachable(exc: BaseException) -> Unavailable | None:
     """A store that cannot be reached is the service being unavailable, not a bug."""
-    try:
-        yield
-    except _BUGS:
-        raise
-    except (OSError, sa.exc.DBAPIError) as exc:
-        raise Unavailable("the metadata store cannot be reached", internal=str(exc)) from None
+    if isinstance(exc, (OSError, sa.exc.DBAPIError)) and not isinstance(exc, _BUGS):
+        return Unavailable("the metadata store cannot be reached", internal=str(exc))
+    return None
 
 
 # Errors in what we sent, as opposed to failures to reach the database.
