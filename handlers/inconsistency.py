@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.context import Context
-from metadata.consistency import inconsistent_objects
+from metadata.consistency import inconsistent_actions, inconsistent_objects, unserved_section_names
 from metadata.strict import Strict
 
 Flag = bool | list[str]
@@ -51,8 +51,7 @@ async def get_inconsistent_metadata(ctx: Context, args: GetInconsistentMetadata)
 
 async def drop_inconsistent_metadata(ctx: Context, args: DropInconsistentMetadata) -> None:
     draft = ctx.changing
-    for entry in inconsistent_objects(draft):
-        if entry["type"] == "action":
-            draft.delete("action", entry["definition"]["name"])
-        else:
-            draft.delete("section", entry["type"])
+    for entry in inconsistent_actions(draft):
+        draft.delete("action", entry["definition"]["name"])
+    for section in unserved_section_names(draft):
+        draft.delete("section", section)

@@ -86,17 +86,40 @@ def inconsistent_actions(view: View, names: Iterable[str] | None = None) -> list
     return out
 
 
+def _element_name(element: Any, index: int) -> str:
+    if isinstance(element, dict):
+        name = element.get("name")
+        table = element.get("table")
+        if isinstance(name, str):
+            return name
+        if isinstance(table, dict) and isinstance(table.get("name"), str):  # a v2 `tables` entry
+            return ".".join(str(table[k]) for k in ("schema", "name") if k in table)
+    return str(index)
+
+
+def unserved_section_names(view: View) -> list[str]:
+    return [name for name, item in sorted(view.items("section")) if name != "version" and not _is_empty(item.value)]
+
+
 def unserved_sections(view: View) -> list[dict[str, Any]]:
-    return [
-        {
-            "definition": item.value,
-            "name": f"{name} {name}",
-            "reason": f'Inconsistent object: Switchboard does not serve "{name}"; it is kept and exported unchanged',
-            "type": name,
-        }
-        for name, item in sorted(view.items("section"))
-        if name != "version" and not _is_empty(item.value)
-    ]
+    """Each object of a kept section, named as Hasura names it (`remote_schema legacy`)."""
+    out = []
+    for section in unserved_section_names(view):
+        value = view.get("section", section)
+        kind = section.removesuffix("s") if isinstance(value, list) else section
+        elements = list(enumerate(value)) if isinstance(value, list) else [(0, value)]
+        for index, element in elements:
+            name = _element_name(element, index) if isinstance(value, list) else section
+            out.append(
+                {
+                    "definition": element,
+                    "name": f"{kind} {name}",
+                    "reason": f'Inconsistent object: Switchboard does not serve "{section}"; '
+                    "it is kept and exported unchanged",
+                    "type": kind,
+                }
+            )
+    return out
 
 
 def inconsistent_objects(view: View) -> list[dict[str, Any]]:

@@ -82,9 +82,9 @@ def test_a_hasura_document_round_trips_byte_for_byte(client: TestClient) -> None
     assert body["resource_version"] == 2
     # Unserved sections are reported by name, never dropped, and do not block.
     assert [(o["type"], o["name"]) for o in body["inconsistent_objects"]] == [
-        ("cron_triggers", "cron_triggers cron_triggers"),
-        ("remote_schemas", "remote_schemas remote_schemas"),
-        ("sources", "sources sources"),
+        ("cron_trigger", "cron_trigger nightly"),
+        ("remote_schema", "remote_schema legacy"),
+        ("source", "source default"),
     ]
     exported = query(client, "export_metadata")
     assert exported.content == msgspec.json.encode(HASURA_V3)
