@@ -1,0 +1,442 @@
+"""Hasura CLI project directories <-> Hasura v3 metadata documents.
+
+A project is the `metadata/` folder the Hasura CLI writes: `version.yaml`, `actions.yaml` (each
+action's definition without arguments, output type and type; its permissions and comment; the
+custom type names, with object relationships) and `actions.graphql` (SDL: the actions as fields of
+`type Mutation` / `type Query`, with their arguments and output types, and the custom types with
+their descriptions). Sections Switchboard keeps but does not serve go to the files the Hasura CLI
+uses for them (`databases/databases.yaml`, `remote_schemas.yaml`, ...).
+
+`write_project(document, dir)` then `read_project(dir)` gives back the same document (as
+`export_metadata` writes it), so export -> apply -> export is byte-identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import graphql
+import yaml
+from graphql.language import ast
+
+VERSION_FILE = "version.yaml"
+ACTIONS_FILE = "actions.yaml"
+SDL_FILE = "actions.graphql"
+
+# Sections kept verbatim, and the file the Hasura CLI keeps each in (v1/v2 keys included).
+SECTION_FILES = {
+    "sources": "databases/databases.yaml",
+    "remote_schemas": "remote_schemas.yaml",
+    "query_collections": "query_collections.yaml",
+    "allowlist": "allow_list.yaml",
+    "cron_triggers": "cron_triggers.yaml",
+    "rest_endpoints": "rest_endpoints.yaml",
+    "api_limits": "api_limits.yaml",
+    "metrics_config": "metrics_config.yaml",
+    "inherited_roles": "inherited_roles.yaml",
+    "graphql_schema_introspection": "graphql_schema_introspection.yaml",
+    "network": "network.yaml",
+    "backend_configs": "backend_configs.yaml",
+    "opentelemetry": "opentelemetry.yaml",
+    "tables": "tables.yaml",
+    "functions": "functions.yaml",
+    "query_templates": "query_templates.yaml",
+}
+# Sections a Hasura project holds empty when unused; an empty one is the same as none.
+_EMPTY: tuple[Any, ...] = ([], {}, None)
+
+# Hasura CLI's order of an action definition's keys in actions.yaml (the rest follow as exported).
+_DEFINITION_FIRST = ("kind", "handler")
+_SDL_KEYS = ("arguments", "output_type", "type")
+_ROOTS = {"Mutation": "mutation", "Query": "query"}
+_TYPE_SECTIONS = ("input_objects", "objects", "scalars", "enums")  # the export's order
+_INCLUDE = "!include "
+
+
+class ProjectError(Exception):
+    """A project file that cannot be read; the message names the file."""
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _load_yaml(path: Path, root: Path) -> Any:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProjectError(f"{_rel(path, root)}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ProjectError(f"{_rel(path, root)}: invalid YAML: {exc}") from None
+    return _includes(data, path.parent, root)
+
+
+def _includes(value: Any, base: Path, root: Path) -> Any:
+    """Resolve the Hasura CLI's `"!include path"` strings (relative to the including file)."""
+    if isinstance(value, str) and value.startswith(_INCLUDE):
+        return _load_yaml(base / value[len(_INCLUDE) :].strip(), root)
+    if isinstance(value, list):
+        return [_includes(v, base, root) for v in value]
+    if isinstance(value, dict):
+        return {k: _includes(v, base, root) for k, v in value.items()}
+    return value
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _description(node: ast.Node) -> dict[str, str]:
+    described: ast.StringValueNode | None = getattr(node, "description", None)
+    return {"description": described.value} if described is not None else {}
+
+
+def _deprecated(node: ast.EnumValueDefinitionNode) -> bool:
+    return any(d.name.value == "deprecated" for d in node.directives or ())
+
+
+def _inputs(nodes: Any) -> list[dict[str, Any]]:
+    return [{"name": n.name.value, "type": graphql.print_ast(n.type), **_description(n)} for n in nodes or ()]
+
+
+def _parse_sdl(text: str) -> tuple[dict[str, tuple[str, ast.FieldDefinitionNode]], dict[str, list[dict[str, Any]]]]:
+    """Actions {name: (type, field)} and custom types {section: [type]} of actions.graphql."""
+    try:
+        document = graphql.parse(text, no_location=False)
+    except graphql.GraphQLError as exc:
+        raise ProjectError(f"{SDL_FILE}: {exc.message} {exc.locations or ''}".strip()) from None
+    actions: dict[str, tuple[str, ast.FieldDefinitionNode]] = {}
+    types: dict[str, list[dict[str, Any]]] = {section: [] for section in _TYPE_SECTIONS}
+    seen: set[str] = set()
+    for node in document.definitions:
+        name = getattr(getattr(node, "name", None), "value", None)
+        where = f"{SDL_FILE}:{node.loc.start_token.line if node.loc else '?'}"
+        if isinstance(node, ast.ObjectTypeDefinitionNode | ast.ObjectTypeExtensionNode) and name in _ROOTS:
+            for field in node.fields or ():
+                if field.name.value in actions:
+                    raise ProjectError(f'{where}: action "{field.name.value}" is declared twice')
+                actions[field.name.value] = (_ROOTS[name], field)
+            continue
+        if name is None or isinstance(node, ast.TypeExtensionNode):
+            raise ProjectError(f"{where}: only type, input, scalar and enum declarations are supported")
+        if name in seen:
+            raise ProjectError(f'{where}: type "{name}" is declared twice')
+        seen.add(name)
+        declared: dict[str, Any] = {"name": name, **_description(node)}
+        if isinstance(node, ast.ObjectTypeDefinitionNode):
+            declared["fields"] = _fields(node.fields, where)
+            types["objects"].append(declared)
+        elif isinstance(node, ast.InputObjectTypeDefinitionNode):
+            declared["fields"] = _inputs(node.fields)
+            types["input_objects"].append(declared)
+        elif isinstance(node, ast.ScalarTypeDefinitionNode):
+            types["scalars"].append(declared)
+        elif isinstance(node, ast.EnumTypeDefinitionNode):
+            declared["values"] = [
+                {"value": v.name.value, **_description(v), **({"is_deprecated": True} if _deprecated(v) else {})}
+                for v in node.values or ()
+            ]
+            types["enums"].append(declared)
+        else:
+            raise ProjectError(f"{where}: only type, input, scalar and enum declarations are supported")
+    return actions, types
+
+
+def _fields(nodes: Any, where: str) -> list[dict[str, Any]]:
+    fields = []
+    for n in nodes or ():
+        if n.arguments:
+            raise ProjectError(f'{where}: field "{n.name.value}" of an object type cannot take arguments')
+        fields.append({"name": n.name.value, "type": graphql.print_ast(n.type), **_description(n)})
+    return fields
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProjectError(f"{what} must be a mapping")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ProjectError(f"{what} must be a list")
+    return value
+
+
+def read_project(directory: str | Path) -> dict[str, Any]:
+    """The Hasura v3 document of a project directory (the Hasura CLI's `metadata/` folder)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ProjectError(f"{root}: not a directory")
+    version: Any = 3
+    if (root / VERSION_FILE).exists():
+        version = _mapping(_load_yaml(root / VERSION_FILE, root), VERSION_FILE).get("version", 3)
+    document: dict[str, Any] = {"version": version}
+    if version == 3:
+        document["sources"] = []
+    for section, file in SECTION_FILES.items():
+        if (root / file).exists():
+            value = _load_yaml(root / file, root)
+            if value not in _EMPTY:
+                document[section] = value
+
+    listed = _mapping(_load_yaml(root / ACTIONS_FILE, root), ACTIONS_FILE) if (root / ACTIONS_FILE).exists() else {}
+    sdl = (root / SDL_FILE).read_text(encoding="utf-8") if (root / SDL_FILE).exists() else ""
+    fields, declared = _parse_sdl(sdl) if sdl.strip() else ({}, {s: [] for s in _TYPE_SECTIONS})
+
+    actions = []
+    for i, entry in enumerate(_list(listed.get("actions"), f"{ACTIONS_FILE}: actions")):
+        entry = _mapping(entry, f"{ACTIONS_FILE}: actions[{i}]")
+        name = entry.get("name")
+        if name not in fields:
+            raise ProjectError(f'{ACTIONS_FILE}: action "{name}" is not declared in {SDL_FILE}')
+        action_type, field = fields.pop(name)
+        definition = dict(_mapping(entry.get("definition"), f'{ACTIONS_FILE}: action "{name}" definition'))
+        for key in _SDL_KEYS:
+            if key in definition:
+                raise ProjectError(f'{ACTIONS_FILE}: action "{name}": "{key}" belongs in {SDL_FILE}')
+        arguments = _inputs(field.arguments)
+        definition = {
+            **definition,
+            **({"arguments": arguments} if arguments else {}),
+            "output_type": graphql.print_ast(field.type),
+            "type": action_type,
+        }
+        action = {"name": name, "definition": definition}
+        comment = entry.get("comment", field.description.value if field.description else None)
+        if comment is not None:
+            action["comment"] = comment
+        for key, value in entry.items():
+            if key not in ("name", "definition", "comment"):
+                action[key] = value
+        actions.append(action)
+    if fields:
+        names = ", ".join(f'"{n}"' for n in fields)
+        raise ProjectError(f"{SDL_FILE}: actions {names} have no entry in {ACTIONS_FILE}")
+    if actions:
+        document["actions"] = actions
+
+    listed_types = _mapping(listed.get("custom_types"), f"{ACTIONS_FILE}: custom_types")
+    custom_types = {}
+    for section in _TYPE_SECTIONS:
+        by_name = {t["name"]: t for t in declared[section]}
+        for entry in _list(listed_types.get(section), f"{ACTIONS_FILE}: custom_types.{section}"):
+            entry = _mapping(entry, f"{ACTIONS_FILE}: custom_types.{section}")
+            found = by_name.get(entry.get("name"))
+            if found is None:
+                raise ProjectError(
+                    f'{ACTIONS_FILE}: custom type "{entry.get("name")}" is not declared in {SDL_FILE} '
+                    f"as {section.rstrip('s').replace('_', ' ')}"
+                )
+            _merge_listed(found, entry)
+        if declared[section]:
+            custom_types[section] = declared[section]
+    if custom_types:
+        document["custom_types"] = custom_types
+    return document
+
+
+def _merge_listed(declared: dict[str, Any], listed: dict[str, Any]) -> None:
+    """What actions.yaml adds to a type declared in SDL: relationships; enum value details that
+    older Hasura CLIs wrote there (SDL wins)."""
+    if listed.get("relationships") is not None:
+        declared["relationships"] = listed["relationships"]
+    if "fields" in declared and "values" not in declared:
+        extra = {f.get("name"): f for f in listed.get("fields") or [] if isinstance(f, dict)}
+        for field in declared["fields"]:
+            if extra.get(field["name"], {}).get("arguments") is not None:
+                field["arguments"] = extra[field["name"]]["arguments"]
+    if "values" in declared:
+        extra = {v.get("value"): v for v in listed.get("values") or [] if isinstance(v, dict)}
+        for value in declared["values"]:
+            more = extra.get(value["value"], {})
+            if "description" not in value and more.get("description") is not None:
+                value["description"] = more["description"]
+            if "is_deprecated" not in value and more.get("is_deprecated") is not None:
+                value["is_deprecated"] = more["is_deprecated"]
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _dump_yaml(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+
+
+def _string(text: str) -> ast.StringValueNode:
+    """A description: a block string where it reads back exactly, else an escaped one."""
+    if "\n" in text:
+        block = ast.StringValueNode(value=text, block=True)
+        parsed = graphql.parse_value(graphql.print_ast(block))
+        if isinstance(parsed, ast.StringValueNode) and parsed.value == text:
+            return block
+    return ast.StringValueNode(value=text, block=False)
+
+
+def _name(value: str) -> ast.NameNode:
+    return ast.NameNode(value=value)
+
+
+def _described(entry: dict[str, Any]) -> ast.StringValueNode | None:
+    description = entry.get("description")
+    return _string(description) if description is not None else None
+
+
+def _input_nodes(entries: list[dict[str, Any]]) -> tuple[ast.InputValueDefinitionNode, ...]:
+    return tuple(
+        ast.InputValueDefinitionNode(
+            name=_name(e["name"]),
+            type=graphql.parse_type(e["type"]),
+            description=_described(e),
+            directives=(),
+            default_value=None,
+        )
+        for e in entries
+    )
+
+
+def _field_node(entry: dict[str, Any], arguments: list[dict[str, Any]] | None = None) -> ast.FieldDefinitionNode:
+    return ast.FieldDefinitionNode(
+        name=_name(entry["name"]),
+        type=graphql.parse_type(entry["type"]),
+        description=_described(entry),
+        arguments=_input_nodes(arguments or []),
+        directives=(),
+    )
+
+
+def _sdl(document: dict[str, Any]) -> str:
+    definitions: list[ast.DefinitionNode] = []
+    for root, action_type in _ROOTS.items():
+        fields = [
+            _field_node({"name": a["name"], "type": a["definition"]["output_type"]}, a["definition"].get("arguments"))
+            for a in document.get("actions") or []
+            if a["definition"].get("type", "mutation") == action_type
+        ]
+        if fields:
+            definitions.append(
+                ast.ObjectTypeDefinitionNode(
+                    name=_name(root), fields=tuple(fields), interfaces=(), directives=(), description=None
+                )
+            )
+    types = document.get("custom_types") or {}
+    for entry in types.get("input_objects") or []:
+        definitions.append(
+            ast.InputObjectTypeDefinitionNode(
+                name=_name(entry["name"]),
+                description=_described(entry),
+                fields=_input_nodes(entry["fields"]),
+                directives=(),
+            )
+        )
+    for entry in types.get("objects") or []:
+        definitions.append(
+            ast.ObjectTypeDefinitionNode(
+                name=_name(entry["name"]),
+                description=_described(entry),
+                fields=tuple(_field_node(f) for f in entry["fields"]),
+                interfaces=(),
+                directives=(),
+            )
+        )
+    for entry in types.get("scalars") or []:
+        definitions.append(
+            ast.ScalarTypeDefinitionNode(name=_name(entry["name"]), description=_described(entry), directives=())
+        )
+    for entry in types.get("enums") or []:
+        values = []
+        for value in entry["values"]:
+            deprecated = (
+                (ast.ConstDirectiveNode(name=_name("deprecated"), arguments=()),) if value.get("is_deprecated") else ()
+            )
+            values.append(
+                ast.EnumValueDefinitionNode(
+                    name=_name(value["value"]), description=_described(value), directives=deprecated
+                )
+            )
+        definitions.append(
+            ast.EnumTypeDefinitionNode(
+                name=_name(entry["name"]), description=_described(entry), values=tuple(values), directives=()
+            )
+        )
+    if not definitions:
+        return ""
+    return graphql.print_ast(ast.DocumentNode(definitions=tuple(definitions))) + "\n"
+
+
+def _listed_actions(document: dict[str, Any]) -> list[dict[str, Any]]:
+    listed = []
+    for action in document.get("actions") or []:
+        definition = action["definition"]
+        entry: dict[str, Any] = {"name": action["name"]}
+        ordered = {k: definition[k] for k in _DEFINITION_FIRST if k in definition}
+        ordered |= {k: v for k, v in definition.items() if k not in _SDL_KEYS and k not in ordered}
+        entry["definition"] = ordered
+        entry |= {k: v for k, v in action.items() if k not in ("name", "definition")}
+        listed.append(entry)
+    return listed
+
+
+def _listed_types(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    types = document.get("custom_types") or {}
+    listed: dict[str, list[dict[str, Any]]] = {}
+    for section in sorted(_TYPE_SECTIONS):  # the Hasura CLI's (alphabetical) order
+        listed[section] = []
+        for entry in types.get(section) or []:
+            item: dict[str, Any] = {"name": entry["name"]}
+            if entry.get("relationships") is not None:
+                item["relationships"] = entry["relationships"]
+            # What SDL cannot say: object field arguments (kept, unused), `is_deprecated: false`.
+            fields = [
+                {"name": f["name"], "arguments": f["arguments"]}
+                for f in entry.get("fields") or []
+                if f.get("arguments") is not None
+            ]
+            if fields:
+                item["fields"] = fields
+            values = [
+                {"value": v["value"], "is_deprecated": False}
+                for v in entry.get("values") or []
+                if v.get("is_deprecated") is False
+            ]
+            if values:
+                item["values"] = values
+            listed[section].append(item)
+    return listed
+
+
+def project_files(document: dict[str, Any]) -> dict[str, str]:
+    """{relative path: text} of the project of a document (v1/v2/v3, as export_metadata gives)."""
+    unknown = set(document) - set(SECTION_FILES) - {"version", "actions", "custom_types"}
+    if unknown:
+        raise ProjectError(f"unknown metadata sections: {', '.join(sorted(unknown))}")
+    files = {VERSION_FILE: _dump_yaml({"version": document.get("version", 3)})}
+    for section, file in SECTION_FILES.items():
+        value = document.get(section)
+        if value not in _EMPTY:
+            files[file] = _dump_yaml(value)
+    files[ACTIONS_FILE] = _dump_yaml({"actions": _listed_actions(document), "custom_types": _listed_types(document)})
+    files[SDL_FILE] = _sdl(document)
+    return files
+
+
+def write_project(document: dict[str, Any], directory: str | Path) -> list[str]:
+    """Write a document as a project directory; files of sections the document lacks are removed
+    (so the directory mirrors the document). Answers the files written."""
+    root = Path(directory)
+    files = project_files(document)
+    root.mkdir(parents=True, exist_ok=True)
+    for file in [*SECTION_FILES.values(), VERSION_FILE, ACTIONS_FILE, SDL_FILE]:
+        if file not in files and (root / file).is_file():
+            (root / file).unlink()
+    for file, text in files.items():
+        (root / file).parent.mkdir(parents=True, exist_ok=True)
+        (root / file).write_text(text, encoding="utf-8")
+    return sorted(files)

@@ -1,0 +1,334 @@
+"""The `switchboard` CLI as a subprocess against a real server process, and Hasura project
+directories (metadata/project.py) on their own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from metadata.project import read_project, write_project
+from tests.processes import ServerProcess
+from tests.webhook import Webhook
+
+SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "hasura-projects"
+PROJECTS = sorted(p.name for p in SHARED.iterdir() if (p / "metadata").is_dir()) if SHARED.is_dir() else []
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path, database_url=f"sqlite:///{tmp_path}/sb.db")
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def cli(server: ServerProcess, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SWITCHBOARD, "--endpoint", server.url, *args], capture_output=True, text=True, timeout=60, input=input
+    )
+
+
+def ok(server: ServerProcess, *args: str) -> str:
+    done = cli(server, *args)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return done.stdout
+
+
+def current_version(server: ServerProcess) -> int:
+    return int(server.query("export_metadata", {}, version=2)["resource_version"])
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+SAMPLE: dict[str, Any] = {
+    "version": 3,
+    "sources": [],
+    "actions": [
+        {
+            "name": "create_user",
+            "definition": {
+                "handler": "{{ACTIONS_BASE_URL}}/create-user",
+                "output_type": "UserOutput",
+                "headers": [{"name": "X-Api-Key", "value_from_env": "USERS_API_KEY"}],
+                "arguments": [
+                    {"name": "user", "type": "UserInput!", "description": 'the "new" user'},
+                    {"name": "plan", "type": "Plan"},
+                ],
+                "type": "mutation",
+                "kind": "synchronous",
+            },
+            "comment": "signs a user up",
+            "permissions": [{"role": "user", "comment": "self sign-up"}],
+        },
+        {
+            "name": "me",
+            "definition": {"handler": "http://localhost:3000/me", "output_type": "[UserOutput!]!", "type": "query"},
+        },
+    ],
+    "custom_types": {
+        "input_objects": [{"name": "UserInput", "fields": [{"name": "email", "type": "String!"}]}],
+        "objects": [
+            {
+                "name": "UserOutput",
+                "description": "A user.\n\nWith a second paragraph.",
+                "fields": [
+                    {"name": "id", "type": "Int!", "description": "its id"},
+                    {"name": "email", "type": "String"},
+                ],
+            }
+        ],
+        "scalars": [{"name": "Date", "description": "ISO 8601"}],
+        "enums": [
+            {
+                "name": "Plan",
+                "values": [{"value": "FREE", "description": "no charge"}, {"value": "PRO", "is_deprecated": True}],
+            }
+        ],
+    },
+}
+
+
+# --- project files, without a server -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_shared_project_round_trips_through_files(project: str, tmp_path: Path) -> None:
+    document = read_project(SHARED / project / "metadata")
+    assert document["actions"]
+    write_project(document, tmp_path / "out")
+    assert read_project(tmp_path / "out") == document
+    # Writing what was read back gives the same bytes.
+    write_project(read_project(tmp_path / "out"), tmp_path / "again")
+    assert files(tmp_path / "out") == files(tmp_path / "again")
+
+
+def test_sample_round_trips_with_descriptions_and_templates(tmp_path: Path) -> None:
+    write_project(SAMPLE, tmp_path)
+    assert read_project(tmp_path) == SAMPLE
+    listed = (tmp_path / "actions.yaml").read_text()
+    assert "'{{ACTIONS_BASE_URL}}/create-user'" in listed
+    assert "value_from_env: USERS_API_KEY" in listed
+    assert "arguments" not in listed and "output_type" not in listed
+    sdl = (tmp_path / "actions.graphql").read_text()
+    assert "type Mutation {" in sdl and "type Query {" in sdl
+    assert '"the \\"new\\" user"' in sdl and '"""\nA user.\n\nWith a second paragraph.\n"""' in sdl
+    assert "PRO @deprecated" in sdl
+
+
+def test_kept_sections_go_to_their_own_files_and_stale_ones_are_removed(tmp_path: Path) -> None:
+    document = {**SAMPLE, "remote_schemas": [{"name": "legacy", "definition": {"url": "http://legacy"}}]}
+    write_project(document, tmp_path)
+    assert (tmp_path / "remote_schemas.yaml").exists()
+    assert read_project(tmp_path) == document
+    write_project(SAMPLE, tmp_path)
+    assert not (tmp_path / "remote_schemas.yaml").exists()
+    assert read_project(tmp_path) == SAMPLE
+
+
+def test_hasura_kind_empty_and_includes_are_read(tmp_path: Path) -> None:
+    (tmp_path / "databases").mkdir()
+    (tmp_path / "databases" / "databases.yaml").write_text(
+        '- name: default\n  kind: postgres\n  tables: "!include default/tables.yaml"\n'
+    )
+    (tmp_path / "databases" / "default").mkdir()
+    (tmp_path / "databases" / "default" / "tables.yaml").write_text("- table: {schema: public, name: users}\n")
+    (tmp_path / "actions.yaml").write_text(
+        "actions:\n- name: q\n  definition:\n    kind: \"\"\n    handler: '{{BASE}}/q'\ncustom_types: {}\n"
+    )
+    (tmp_path / "actions.graphql").write_text("type Query {\n  q (\n    id: uuid!\n  ): String\n}\n")
+    document = read_project(tmp_path)
+    assert document["sources"][0]["tables"] == [{"table": {"schema": "public", "name": "users"}}]
+    assert document["actions"] == [
+        {
+            "name": "q",
+            "definition": {
+                "kind": "",
+                "handler": "{{BASE}}/q",
+                "arguments": [{"name": "id", "type": "uuid!"}],
+                "output_type": "String",
+                "type": "query",
+            },
+        }
+    ]
+
+
+# --- the CLI against a server --------------------------------------------------------------------
+
+
+def test_session_export_edit_diff_apply_history_rollback(server: ServerProcess, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    write_project(SAMPLE, source)
+    assert "+ action create_user" in ok(server, "metadata", "apply", str(source))
+    applied = current_version(server)
+
+    project = tmp_path / "project"
+    ok(server, "metadata", "export", str(project))
+    assert read_project(project)["actions"] == read_project(source)["actions"]
+    assert "no differences" in ok(server, "metadata", "diff", str(project))
+
+    listed = project / "actions.yaml"
+    listed.write_text(listed.read_text().replace("/create-user", "/sign-up"))
+    done = cli(server, "metadata", "diff", str(project))
+    assert done.returncode == 1
+    assert "~ action create_user" in done.stdout and "/sign-up" in done.stdout
+
+    dry = ok(server, "metadata", "apply", str(project), "--dry-run")
+    assert "~ action create_user" in dry and current_version(server) == applied
+
+    assert "~ action create_user" in ok(server, "metadata", "apply", str(project))
+    assert current_version(server) == applied + 1
+    assert cli(server, "metadata", "diff", str(project)).returncode == 0
+    assert cli(server, "metadata", "diff", str(source)).returncode == 1
+
+    history = json.loads(ok(server, "-o", "json", "metadata", "history"))["versions"]
+    assert [v["resource_version"] for v in history][:2] == [applied + 1, applied]
+    assert "replace_metadata" in ok(server, "metadata", "history")
+
+    assert "rolled back" in ok(server, "metadata", "rollback", str(applied))
+    assert cli(server, "metadata", "diff", str(source)).returncode == 0
+    assert cli(server, "metadata", "diff", str(project)).returncode == 1
+
+
+def test_export_apply_export_is_byte_identical(server: ServerProcess, tmp_path: Path) -> None:
+    write_project(SAMPLE, tmp_path / "source")
+    ok(server, "metadata", "apply", str(tmp_path / "source"))
+    ok(server, "metadata", "export", str(tmp_path / "first"))
+    version = current_version(server)
+    assert "no changes" in ok(server, "metadata", "apply", str(tmp_path / "first"))
+    assert current_version(server) == version
+    ok(server, "metadata", "export", str(tmp_path / "second"))
+    assert files(tmp_path / "first") == files(tmp_path / "second")
+
+    # One file, JSON or YAML, or stdout.
+    ok(server, "metadata", "export", str(tmp_path / "m.json"))
+    ok(server, "metadata", "export", str(tmp_path / "m.yaml"))
+    stdout = json.loads(ok(server, "metadata", "export", "--format", "json", "-"))
+    assert stdout == json.loads((tmp_path / "m.json").read_text()) == server.query("export_metadata", {})
+    for file in ("m.json", "m.yaml"):
+        assert "no changes" in ok(server, "metadata", "apply", str(tmp_path / file))
+    assert current_version(server) == version
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_shared_project_applies_and_exports_back(project: str, server: ServerProcess, tmp_path: Path) -> None:
+    source = SHARED / project / "metadata"
+    done = cli(server, "metadata", "apply", str(source))
+    if done.returncode != 0:  # only for what Switchboard does not serve
+        assert "inconsistent" in done.stderr, done.stderr
+        ok(server, "metadata", "apply", "--allow-inconsistent", str(source))
+    ok(server, "metadata", "export", str(tmp_path / "out"))
+    assert cli(server, "metadata", "diff", str(source)).returncode == 0
+    assert "no changes" in ok(server, "metadata", "apply", str(tmp_path / "out"))
+
+    expected, exported = read_project(source), read_project(tmp_path / "out")
+    for section in ("input_objects", "objects", "scalars", "enums"):  # the server sorts types by name
+        want = sorted(expected["custom_types"].get(section, []), key=lambda t: str(t["name"]))
+        assert exported["custom_types"].get(section, []) == want, section
+    assert [a["name"] for a in exported["actions"]] == sorted(a["name"] for a in expected["actions"])
+    by_name = {a["name"]: a for a in expected["actions"]}
+    for action in exported["actions"]:
+        want = by_name[action["name"]]
+        for key in ("handler", "output_type", "type", "arguments", "headers"):
+            assert action["definition"].get(key) == want["definition"].get(key), (action["name"], key)
+        assert action.get("permissions") == want.get("permissions")
+        assert action.get("comment") == want.get("comment")
+        if action["definition"]["type"] == "mutation":
+            assert action["definition"]["kind"] == (want["definition"].get("kind") or "synchronous")
+    # Handler and header templates stay templates in the files.
+    templates = {line.strip() for line in (source / "actions.yaml").read_text().splitlines() if "{{" in line}
+    written = {line.strip() for line in (tmp_path / "out" / "actions.yaml").read_text().splitlines()}
+    assert {t.replace("- ", "", 1) for t in templates} <= {w.replace("- ", "", 1) for w in written}
+
+
+def test_errors_print_the_server_message_and_path(server: ServerProcess, tmp_path: Path) -> None:
+    broken = {
+        "version": 3,
+        "actions": [{"name": "x", "definition": {"handler": "http://h/x", "output_type": "Missing", "type": "query"}}],
+    }
+    write_project(broken, tmp_path / "broken")
+    done = cli(server, "metadata", "apply", str(tmp_path / "broken"))
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert current_version(server) == 1
+    ok(server, "metadata", "apply", "--allow-inconsistent", str(tmp_path / "broken"))
+    assert "! inconsistent action" in ok(server, "metadata", "status")
+    assert json.loads(ok(server, "-o", "json", "metadata", "status"))["is_consistent"] is False
+
+    done = cli(server, "metadata", "rollback", "99")
+    assert done.returncode == 1
+    assert "error: " in done.stderr and "path: $.args.to_version" in done.stderr and "Traceback" not in done.stderr
+
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "actions.graphql").write_text("type Mutation {")
+    done = cli(server, "metadata", "apply", str(tmp_path / "bad"))
+    assert done.returncode == 2 and "actions.graphql" in done.stderr and "Traceback" not in done.stderr
+
+    assert cli(server, "metadata", "rollback", "not-a-number").returncode == 2
+    assert cli(server, "metadata", "export", "-", "--format", "project").returncode == 2
+    unreachable = subprocess.run(
+        [SWITCHBOARD, "--endpoint", "http://127.0.0.1:9", "metadata", "status"], capture_output=True, text=True
+    )
+    assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
+
+
+def test_reload_and_clear(server: ServerProcess, tmp_path: Path) -> None:
+    write_project(SAMPLE, tmp_path)
+    ok(server, "metadata", "apply", str(tmp_path))
+    assert "consistent" in ok(server, "metadata", "reload")
+    version = current_version(server)
+    refused = cli(server, "metadata", "clear", input="n\n")
+    assert refused.returncode == 1 and current_version(server) == version
+    ok(server, "metadata", "clear", "--yes")
+    assert "actions" not in server.query("export_metadata", {})
+    assert cli(server, "metadata", "diff", str(tmp_path)).returncode == 1
+
+
+def test_actions_run_result_log(server: ServerProcess, tmp_path: Path) -> None:
+    webhook = Webhook()
+    try:
+        document = {
+            "version": 3,
+            "actions": [
+                {
+                    "name": "echo",
+                    "definition": {"handler": webhook.respond("/echo", body="hi"), "output_type": "String"},
+                    "permissions": [{"role": "user"}],
+                },
+                {
+                    "name": "later",
+                    "definition": {
+                        "handler": webhook.respond("/later", body="done"),
+                        "output_type": "String",
+                        "kind": "asynchronous",
+                    },
+                },
+            ],
+        }
+        (tmp_path / "m.json").write_text(json.dumps(document))
+        ok(server, "metadata", "apply", str(tmp_path / "m.json"))
+        assert json.loads(ok(server, "actions", "run", "echo", "--input", "{}", "--role", "user")) == "hi"
+        assert webhook.calls("/echo")[-1].body["session_variables"]["x-hasura-role"] == "user"
+        hidden = cli(server, "actions", "run", "later", "--role", "user")
+        assert hidden.returncode == 1 and "error: " in hidden.stderr
+
+        run_id = json.loads(ok(server, "-o", "json", "actions", "run", "later"))["action_id"]
+        for _ in range(100):
+            result = json.loads(ok(server, "-o", "json", "actions", "result", run_id))
+            if result["status"] == "completed":
+                break
+        assert result["output"] == "done"
+        assert "status: completed" in ok(server, "actions", "result", run_id)
+        assert run_id in ok(server, "actions", "log", "--action", "later")
+        assert cli(server, "actions", "run", "echo", "--input", "{not json").returncode == 2
+    finally:
+        webhook.close()
