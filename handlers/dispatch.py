@@ -111,7 +111,8 @@ async def _execute(runtime: Runtime, envelope: Envelope, op: Operation, args: An
 
     async with store.write_lock:
         # Optimistic: the in-memory view is usually current. When it was not, the swap fails (or
-        # the handler refuses on stale grounds); then catch up and run the handler again.
+        # the handler refuses, or finds nothing to do, on stale grounds); then catch up and run
+        # the handler again.
         fresh = False
         for _ in range(MAX_ATTEMPTS):
             if envelope.resource_version not in (None, store.resource_version) and not fresh:
@@ -130,6 +131,10 @@ async def _execute(runtime: Runtime, envelope: Envelope, op: Operation, args: An
                 continue
             changes = draft.effective()
             if not changes:
+                # "Nothing to change" must not be judged on a stale view either.
+                if not fresh and await store.sync():
+                    fresh = True
+                    continue
                 return _finish(result, base)
             try:
                 version = await store.commit(base, changes, envelope.type, session.role, draft.cleared_actions)

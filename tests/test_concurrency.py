@@ -52,3 +52,14 @@ def test_writers_without_a_version_lose_nothing(make_client: ClientFactory) -> N
         assert sorted(a["name"] for a in exported["metadata"]["actions"]) == sorted(f"action_{i}" for i in range(20))
     history = query(clients[1], "get_metadata_history", {"limit": 30}).json()["versions"]
     assert [v["resource_version"] for v in history] == list(range(22, 0, -1))
+
+
+def test_a_stale_server_does_not_mistake_a_change_for_a_no_op(make_client: ClientFactory) -> None:
+    first, second = make_client(), make_client()
+    other = {"objects": [{"name": "Other", "fields": [{"name": "id", "type": "Int!"}]}]}
+    assert query(first, "set_custom_types", TYPES).json()["resource_version"] == 2
+    assert query(second, "export_metadata", version=2).json()["resource_version"] == 2
+    assert query(first, "set_custom_types", other).json()["resource_version"] == 3
+    # `second` may not have heard of version 3 yet: setting TYPES again is a change, not a no-op.
+    assert query(second, "set_custom_types", TYPES).json()["resource_version"] == 4
+    assert query(first, "export_metadata").json()["custom_types"] == TYPES
