@@ -24,13 +24,13 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, cwd: Path, **settings: Any) -> None:
+    def __init__(self, cwd: Path, *serve_args: str, **settings: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
         env |= {f"SWITCHBOARD_{k.upper()}": str(v) for k, v in settings.items()}
         env |= {"SWITCHBOARD_PORT": str(self.port), "SWITCHBOARD_LOG_LEVEL": "warning"}
-        self.process = subprocess.Popen([SWITCHBOARD, "serve"], cwd=cwd, env=env)
+        self.process = subprocess.Popen([SWITCHBOARD, "serve", *serve_args], cwd=cwd, env=env)
         for _ in range(200):
             try:
                 if httpx.get(f"{self.url}/healthz").status_code == 200:

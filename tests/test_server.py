@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,38 +15,19 @@ from starlette.testclient import TestClient
 from rpc.app import create_app
 from rpc.config import Config, ConfigError, load_config
 from tests.conftest import PG_URL, _pg_admin
-
-SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.processes import SWITCHBOARD, ServerProcess
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`switchboard serve --config FILE` in an empty directory, port from the environment."""
-    port = free_port()
+    """`switchboard serve --config FILE` in an empty directory, secret and port from the environment."""
     config = tmp_path / "switchboard.yaml"
     config.write_text("admin_secret: from-file\nlog_level: warning\n")
-    env = {**os.environ, "SWITCHBOARD_PORT": str(port), "SWITCHBOARD_ADMIN_SECRET": "from-env"}
-    process = subprocess.Popen([SWITCHBOARD, "serve", "--config", str(config)], cwd=tmp_path, env=env)
-    url = f"http://127.0.0.1:{port}"
+    process = ServerProcess(tmp_path, "--config", str(config), admin_secret="from-env")
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not start")
-        yield url, tmp_path
+        yield process.url, tmp_path
     finally:
-        process.terminate()
-        process.wait(10)
+        process.stop()
 
 
 def test_serve_starts_on_sqlite_in_the_working_directory(server: tuple[str, Path]) -> None:
