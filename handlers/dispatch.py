@@ -20,7 +20,7 @@ from metadata.consistency import new_inconsistencies, refuse
 from metadata.decoding import decode
 from metadata.errors import AccessDenied, Conflict, ParseFailed, SwitchboardError, rooted
 from metadata.objects import Draft
-from metadata.store import StaleVersion, unreachable
+from metadata.store import StaleVersion, Store, unreachable
 from metadata.strict import Strict
 
 MAX_ATTEMPTS = 20
@@ -90,6 +90,12 @@ def _finish(result: Any, version: int) -> Any:
     return result
 
 
+async def _moved_on(store: Store, base: int) -> bool:
+    """Whether the store is past `base` once caught up (by us, or by a catch-up under way)."""
+    await store.sync()
+    return store.resource_version != base
+
+
 async def execute(runtime: Runtime, body: bytes, session: Session) -> Any:
     envelope, op, args = _prepare(body, session)
     try:
@@ -125,14 +131,14 @@ async def _execute(runtime: Runtime, envelope: Envelope, op: Operation, args: An
             try:
                 result = await _modify(op, Context(runtime, session, envelope.version, draft, _nested), args)
             except SwitchboardError:
-                if fresh or not await store.sync():
+                if fresh or not await _moved_on(store, base):
                     raise
                 fresh = True
                 continue
             changes = draft.effective()
             if not changes:
                 # "Nothing to change" must not be judged on a stale view either.
-                if not fresh and await store.sync():
+                if not fresh and await _moved_on(store, base):
                     fresh = True
                     continue
                 return _finish(result, base)

@@ -53,7 +53,8 @@ async def runnable(runtime: Runtime, session: Session, name: str) -> Action:
     """The action, from the in-memory view; on a miss, another server may just have defined it
     (or granted the permission), so catch up once before saying it does not exist."""
     action = runtime.store.state.get("action", name)
-    if not _permitted(action, session) and await runtime.store.sync():
+    if not _permitted(action, session):
+        await runtime.store.sync()
         action = runtime.store.state.get("action", name)
     if not _permitted(action, session):
         raise NotExists(f'action with name "{name}" does not exist', "$.name")
