@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from handlers import actions, bulk, custom_types, history, inconsistency, metadata_io, permissions, run_action
+from handlers import test_webhook_transform as transform_preview
 from handlers.context import Context
 
 Run = Callable[[Context, Any], Awaitable[Any]]
@@ -59,4 +60,7 @@ OPERATIONS: dict[str, Operation] = {
         run_action.get_action_result, run_action.GetActionResult, modifies=False, admin_only=False, fresh=False
     ),
     "get_action_log": Operation(run_action.get_action_log, run_action.GetActionLog, modifies=False, fresh=False),
+    "test_webhook_transform": Operation(
+        transform_preview.test_webhook_transform, transform_preview.TestWebhookTransform, modifies=False, fresh=False
+    ),
 }

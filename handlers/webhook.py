@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from handlers.transforms import TransformFailed, transform_response, webhook_request  # transforms
 from metadata.actions import Action
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.objects import View
@@ -144,8 +145,17 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
     url = resolve_url(action)
     headers = request_headers(action, call.forwarded)
     body = call.payload()
+    method, data = "POST", body  # type: str, bytes | None
+    # Transforms (handlers/transforms.py): method, url, headers and the data sent may change;
+    # `body` stays the JSON admins see in `internal`.
+    if action.definition.request_transform is not None:
+        method, url, headers, data, body = webhook_request(
+            action.definition.request_transform, call.session_variables, url, headers, body
+        )
     try:
-        async with http.post(url, data=body, headers=headers, timeout=_timeout(action.definition.timeout)) as response:
+        async with http.request(
+            method, url, data=data, headers=headers, timeout=_timeout(action.definition.timeout)
+        ) as response:
             status, raw = response.status, await response.read()
     except TimeoutError:
         raise HandlerTimedOut(
@@ -165,6 +175,13 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
     except msgspec.DecodeError:
         raise failed(HandlerFailed, "not a valid json response from webhook") from None
     if 200 <= status < 300:
+        if action.definition.response_transform is not None:  # transforms: reshape, then validate
+            try:
+                answer = transform_response(
+                    action.definition.response_transform, answer, status, call.session_variables, url
+                )
+            except TransformFailed as exc:
+                raise failed(TransformFailed, exc.message) from None
         try:
             return validate_output(action.definition.output_type, answer, view)
         except OutputError as exc:

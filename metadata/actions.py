@@ -13,6 +13,7 @@ import msgspec
 
 from metadata.graphql_types import check_name, check_type
 from metadata.strict import Strict
+from metadata.transform_checks import validate_transforms
 
 DEFAULT_TIMEOUT = 30
 
@@ -94,6 +95,7 @@ class ActionDefinition(Strict):
             raise ValueError("the handler must not be empty")
         for match in _TEMPLATE_VAR.finditer(self.handler):
             check_env_name(match.group(1), "the handler URL")
+        validate_transforms(self.request_transform, self.response_transform)
 
     @property
     def is_async(self) -> bool:

@@ -1,0 +1,105 @@
+"""Checks of `request_transform` / `response_transform` definitions, so that metadata refuses
+a transform whose templates do not parse (with the field and position) when an action is saved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metadata.kriti import parse, parse_text
+from metadata.kriti_nodes import KritiParseError
+
+_BODY_ACTIONS = ("transform", "remove", "x_www_form_urlencoded")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _template(where: str, value: Any, text: bool) -> None:
+    _check(isinstance(value, str), f"{where} must be a string template")
+    try:
+        (parse_text if text else parse)(value)
+    except KritiParseError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _check_body(where: str, body: Any, version: int) -> None:
+    if isinstance(body, str):
+        _template(where, body, text=False)
+        return
+    _check(isinstance(body, dict), f"{where} must be a template or {{action, template?, form_template?}}")
+    _check(version == 2 or "action" in body, f"{where}: an object body needs version 2")
+    action = body.get("action")
+    _check(action in _BODY_ACTIONS, f"{where}.action must be one of {', '.join(_BODY_ACTIONS)}")
+    unknown = set(body) - {"action", "template", "form_template"}
+    _check(not unknown, f"{where}: unknown keys {sorted(unknown)}")
+    if action == "transform":
+        _check("template" in body, f"{where}.template is required with action transform")
+        _template(f"{where}.template", body["template"], text=False)
+    elif action == "x_www_form_urlencoded":
+        form = body.get("form_template")
+        _check(isinstance(form, dict), f"{where}.form_template must be an object of templates")
+        for key, value in form.items():
+            _template(f"{where}.form_template.{key}", value, text=True)
+
+
+def _common(where: str, transform: Any, allowed: set[str]) -> int:
+    _check(isinstance(transform, dict), f"{where} must be an object")
+    unknown = set(transform) - allowed
+    _check(not unknown, f"{where}: unknown keys {sorted(unknown)}")
+    version = transform.get("version", 1)
+    _check(version in (1, 2) and not isinstance(version, bool), f"{where}.version must be 1 or 2")
+    engine = transform.get("template_engine", "Kriti")
+    _check(engine == "Kriti", f'{where}.template_engine must be "Kriti"')
+    if "body" in transform and transform["body"] is not None:
+        _check_body(f"{where}.body", transform["body"], int(version))
+    return int(version)
+
+
+def validate_request_transform(transform: Any) -> None:
+    """Raise ValueError (naming the field and the template position) for a bad request_transform."""
+    where = "request_transform"
+    allowed = {"method", "url", "body", "query_params", "request_headers", "content_type", "version", "template_engine"}
+    _common(where, transform, allowed)
+    method = transform.get("method")
+    _check(method is None or (isinstance(method, str) and method.isalpha()), f"{where}.method must be an HTTP method")
+    if transform.get("url") is not None:
+        _template(f"{where}.url", transform["url"], text=True)
+    params = transform.get("query_params")
+    if isinstance(params, str):
+        _template(f"{where}.query_params", params, text=True)
+    elif params is not None:
+        _check(isinstance(params, dict), f"{where}.query_params must be an object or a string template")
+        for key, value in params.items():
+            _template(f"{where}.query_params key", key, text=True)
+            if value is not None:
+                _template(f"{where}.query_params.{key}", value, text=True)
+    headers = transform.get("request_headers")
+    if headers is not None:
+        _check(isinstance(headers, dict), f"{where}.request_headers must be an object")
+        unknown = set(headers) - {"add_headers", "remove_headers"}
+        _check(not unknown, f"{where}.request_headers: unknown keys {sorted(unknown)}")
+        add = headers.get("add_headers") or {}
+        _check(isinstance(add, dict), f"{where}.request_headers.add_headers must be an object")
+        for name, value in add.items():
+            _template(f"{where}.request_headers.add_headers.{name}", value, text=True)
+        remove = headers.get("remove_headers") or []
+        _check(
+            isinstance(remove, list) and all(isinstance(n, str) for n in remove),
+            f"{where}.request_headers.remove_headers must be a list of header names",
+        )
+    content_type = transform.get("content_type")
+    _check(content_type is None or isinstance(content_type, str), f"{where}.content_type must be a string")
+
+
+def validate_response_transform(transform: Any) -> None:
+    """Raise ValueError for a bad response_transform."""
+    _common("response_transform", transform, {"body", "version", "template_engine"})
+
+
+def validate_transforms(request: Any, response: Any) -> None:
+    if request is not None:
+        validate_request_transform(request)
+    if response is not None:
+        validate_response_transform(response)
