@@ -28,6 +28,7 @@ from metadata.kriti_nodes import (
     BinOp,
     Call,
     Env,
+    Failure,
     If,
     KritiError,
     KritiEvalError,
@@ -39,7 +40,6 @@ from metadata.kriti_nodes import (
     Range,
     Str,
     Var,
-    _Fail,
 )
 
 __all__ = ["Env", "KritiError", "KritiEvalError", "KritiParseError", "Template", "parse", "parse_text", "render_text"]
@@ -55,8 +55,8 @@ class _Parser:
     def __init__(self, source: str) -> None:
         self.src, self.i = source, 0
 
-    def fail(self, message: str, index: int | None = None) -> _Fail:
-        return _Fail(message, self.i if index is None else index)
+    def fail(self, message: str, index: int | None = None) -> Failure:
+        return Failure(message, self.i if index is None else index)
 
     def ws(self) -> None:
         while self.i < len(self.src) and self.src[self.i] in " \t\r\n":
@@ -399,7 +399,7 @@ class Template:
     def render(self, env: Env) -> Any:
         try:
             return self.root.ev(env)
-        except _Fail as exc:
+        except Failure as exc:
             raise KritiEvalError("Evaluation error", exc.message, self.source, exc.index) from None
         except RecursionError:
             raise KritiEvalError("Evaluation error", "the template nests too deeply", self.source, 0) from None
@@ -412,7 +412,7 @@ def parse(source: str) -> Template:
     try:
         root = parser.value()
         parser.end()
-    except _Fail as exc:
+    except Failure as exc:
         raise KritiParseError("Parse error", exc.message, source, exc.index) from None
     except RecursionError:
         raise KritiParseError("Parse error", "the template nests too deeply", source, 0) from None
@@ -425,7 +425,7 @@ def parse_text(source: str) -> Template:
     parser = _Parser(source)
     try:
         root = parser.text()
-    except _Fail as exc:
+    except Failure as exc:
         raise KritiParseError("Parse error", exc.message, source, exc.index) from None
     return Template(source, root)
 

@@ -30,7 +30,9 @@ class KritiEvalError(KritiError):
     pass
 
 
-class _Fail(Exception):
+class Failure(Exception):
+    """Raised inside parsing and evaluation; turned into a KritiError with the source position."""
+
     def __init__(self, message: str, index: int) -> None:
         super().__init__(message)
         self.message, self.index = message, index
@@ -97,7 +99,7 @@ class Obj(Node):
         for key, value in self.pairs:
             name = key.ev(env)
             if not isinstance(name, str):
-                raise _Fail(f"an object key must be a string, got {_kind(name)}", key.index)
+                raise Failure(f"an object key must be a string, got {_kind(name)}", key.index)
             out[name] = value.ev(env)
         return out
 
@@ -108,7 +110,7 @@ class Var(Node):
 
     def ev(self, env: Env) -> Any:
         if self.name not in env:
-            raise _Fail(f'unknown variable "{self.name}"', self.index)
+            raise Failure(f'unknown variable "{self.name}"', self.index)
         return env[self.name]
 
 
@@ -128,7 +130,7 @@ class Path(Node):
             elif optional:
                 return None
             else:
-                raise _Fail(f'Path Lookup Error: "{self.text}"', self.index)
+                raise Failure(f'Path Lookup Error: "{self.text}"', self.index)
         return value
 
 
@@ -141,7 +143,7 @@ class BinOp(Node):
         if op == "??":
             try:
                 left = self.left.ev(env)
-            except _Fail:
+            except Failure:
                 left = None
             return self.right.ev(env) if left is None else left
         if op in ("&&", "||"):
@@ -156,7 +158,7 @@ class BinOp(Node):
             return not (left == right and _kind(left) == _kind(right))
         comparable = _kind(left) == _kind(right) and _kind(left) in ("number", "string")
         if not comparable:
-            raise _Fail(f'cannot compare {_kind(left)} and {_kind(right)} with "{op}"', self.index)
+            raise Failure(f'cannot compare {_kind(left)} and {_kind(right)} with "{op}"', self.index)
         return {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op]
 
 
@@ -166,7 +168,7 @@ def _truth(value: Any, index: int) -> bool:
         return False
     if isinstance(value, bool):
         return value
-    raise _Fail(f"expected a boolean, got {_kind(value)}", index)
+    raise Failure(f"expected a boolean, got {_kind(value)}", index)
 
 
 class If(Node):
@@ -191,7 +193,7 @@ class Range(Node):
         if items is None:
             return []
         if not isinstance(items, list):
-            raise _Fail(f"range expects an array, got {_kind(items)}", self.source.index)
+            raise Failure(f"range expects an array, got {_kind(items)}", self.source.index)
         out = []
         for i, item in enumerate(items):
             scope = dict(env)
@@ -210,10 +212,10 @@ class Call(Node):
         function = FUNCTIONS[self.name]
         try:
             return function(env, [a.ev(env) for a in self.args])
-        except _Fail:
+        except Failure:
             raise
         except (TypeError, ValueError, KeyError, IndexError) as exc:
-            raise _Fail(f"{self.name}: {exc}", self.index) from None
+            raise Failure(f"{self.name}: {exc}", self.index) from None
 
 
 # ------------------------------------------------------------------------------------ functions
