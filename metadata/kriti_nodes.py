@@ -6,6 +6,7 @@ Parsing lives in `kriti`; see there for the language.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -59,11 +60,12 @@ def _kind(value: Any) -> str:
 # ---------------------------------------------------------------------------------------- nodes
 
 
-class Node:
+class Node(ABC):
     index = 0
 
+    @abstractmethod
     def ev(self, env: Env) -> Any:
-        raise NotImplementedError
+        """The node's value in `env`."""
 
 
 class Lit(Node):
