@@ -3,17 +3,12 @@ aiohttp webhook, and test_webhook_transform."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from aiohttp import web
 from starlette.testclient import TestClient
 
 from metadata.kriti import KritiEvalError, KritiParseError, parse, parse_text
@@ -250,56 +245,8 @@ def test_validation_refuses_bad_transforms(request_transform: Any, response_tran
 # ------------------------------------------------------------------------- against a real webhook
 
 
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    text: str
-
-
-class AnyMethodWebhook(Webhook):
-    """tests.webhook.Webhook answering every method and recording the raw request."""
-
-    def __init__(self) -> None:
-        self.seen: list[Seen] = []
-        super().__init__()
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        text = await request.text()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        self.seen.append(Seen(request.method, request.path, dict(request.query), headers, text))
-        canned = self.canned.get(request.path)
-        if canned is None:
-            return web.json_response(None)
-        return web.json_response(canned.body, status=canned.status)
-
-    def _serve(self, started: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.runner = runner
-        started.set()
-        self.loop.run_forever()
-
-
-@pytest.fixture
-def hook() -> Iterator[AnyMethodWebhook]:
-    server = AnyMethodWebhook()
-    yield server
-    server.close()
-
-
-def test_a_request_transform_changes_method_url_query_headers_and_body(
-    client: TestClient, hook: AnyMethodWebhook
-) -> None:
-    hook.respond("/api/users/42", body={"id": 42, "email": "a@b.c"})
+def test_a_request_transform_changes_method_url_query_headers_and_body(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond("/api/users/42", body={"id": 42, "email": "a@b.c"})
     transform = {
         "version": 2,
         "template_engine": "Kriti",
@@ -315,11 +262,11 @@ def test_a_request_transform_changes_method_url_query_headers_and_body(
             "template": '{"mail": "{{ $body.input.user.email }}", "n": {{ $body.input.count ?? 0 }}}',
         },
     }
-    define(client, hook.url("/api"), headers=[{"name": "X-Drop", "value": "secret"}], request_transform=transform)
+    define(client, webhook.url("/api"), headers=[{"name": "X-Drop", "value": "secret"}], request_transform=transform)
     response = run(client, {"user": {"email": "a+b@c.d"}}, headers=USER)
     assert response.status_code == 200, response.text
     assert response.json() == {"output": {"id": 42, "email": "a@b.c"}}
-    [seen] = hook.seen
+    [seen] = webhook.received
     assert (seen.method, seen.path, seen.query) == ("PUT", "/api/users/42", {"email": "a+b@c.d", "k": "v"})
     assert json.loads(seen.text) == {"mail": "a+b@c.d", "n": 0}
     assert seen.headers["x-role"] == "user"
@@ -327,49 +274,51 @@ def test_a_request_transform_changes_method_url_query_headers_and_body(
     assert "x-drop" not in seen.headers
 
 
-def test_a_v1_string_body_and_query_string_template(client: TestClient, hook: AnyMethodWebhook) -> None:
-    hook.respond("/v1", body={"id": 1})
+def test_a_v1_string_body_and_query_string_template(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond("/v1", body={"id": 1})
     transform = {"body": "{{ $body.input.user }}", "query_params": "a={{ escapeUri($body.input.user.email) }}&b=2"}
-    define(client, hook.url("/v1"), request_transform=transform)
+    define(client, webhook.url("/v1"), request_transform=transform)
     assert run(client, {"user": {"email": "x y"}}, headers=USER).status_code == 200
-    [seen] = hook.seen
+    [seen] = webhook.received
     assert (seen.method, seen.query, json.loads(seen.text)) == ("POST", {"a": "x y", "b": "2"}, {"email": "x y"})
 
 
-def test_a_form_urlencoded_body(client: TestClient, hook: AnyMethodWebhook) -> None:
-    hook.respond("/form", body={"id": 3})
+def test_a_form_urlencoded_body(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond("/form", body={"id": 3})
     transform = {
         "version": 2,
         "body": {"action": "x_www_form_urlencoded", "form_template": {"email": "{{$body.input.user.email}}", "x": "1"}},
     }
-    define(client, hook.url("/form"), request_transform=transform)
+    define(client, webhook.url("/form"), request_transform=transform)
     assert run(client, {"user": {"email": "a&b@c.d"}}, headers=USER).status_code == 200
-    [seen] = hook.seen
+    [seen] = webhook.received
     assert seen.headers["content-type"] == "application/x-www-form-urlencoded"
     assert seen.text == "email=a%26b%40c.d&x=1"
 
 
-def test_a_removed_body_with_get(client: TestClient, hook: AnyMethodWebhook) -> None:
-    hook.respond("/get", body={"id": 4})
-    define(client, hook.url("/get"), request_transform={"version": 2, "method": "GET", "body": {"action": "remove"}})
+def test_a_removed_body_with_get(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond("/get", body={"id": 4})
+    define(client, webhook.url("/get"), request_transform={"version": 2, "method": "GET", "body": {"action": "remove"}})
     assert run(client, {"user": {"email": "e"}}, headers=USER).status_code == 200
-    [seen] = hook.seen
+    [seen] = webhook.received
     assert (seen.method, seen.text) == ("GET", "")
     assert "content-type" not in seen.headers
 
 
-def test_a_real_projects_transform_keeps_hasuras_payload(client: TestClient, hook: AnyMethodWebhook) -> None:
-    hook.respond("/verify", body={"id": 5})
+def test_a_real_projects_transform_keeps_hasuras_payload(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond("/verify", body={"id": 5})
     transform = {"method": "POST", "query_params": {}, "template_engine": "Kriti", "version": 2}
-    define(client, hook.url("/verify"), request_transform=transform)
+    define(client, webhook.url("/verify"), request_transform=transform)
     assert run(client, {"user": {"email": "e"}}, headers=USER).status_code == 200
-    [seen] = hook.seen
+    [seen] = webhook.received
     assert seen.method == "POST"
     assert json.loads(seen.text)["input"] == {"user": {"email": "e"}}
 
 
-def test_a_response_transform_reshapes_the_answer_before_validation(client: TestClient, hook: AnyMethodWebhook) -> None:
-    hook.respond("/wrapped", body={"data": {"user": {"user_id": 9, "mail": "m@x"}, "labels": [{"l": "a"}, {"l": "b"}]}})
+def test_a_response_transform_reshapes_the_answer_before_validation(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond(
+        "/wrapped", body={"data": {"user": {"user_id": 9, "mail": "m@x"}, "labels": [{"l": "a"}, {"l": "b"}]}}
+    )
     transform = {
         "version": 2,
         "body": {
@@ -378,23 +327,23 @@ def test_a_response_transform_reshapes_the_answer_before_validation(client: Test
             '"tags": {{ range _, x := $body.data.labels }} "{{ x.l }}-{{ $response.status }}" {{ end }}}',
         },
     }
-    define(client, hook.url("/wrapped"), response_transform=transform)
+    define(client, webhook.url("/wrapped"), response_transform=transform)
     response = run(client, {"user": {"email": "e"}}, headers=USER)
     assert response.status_code == 200, response.text
     assert response.json() == {"output": {"id": 9, "email": "m@x", "tags": ["a-200", "b-200"]}}
 
 
-def test_a_reshaped_answer_is_still_validated(client: TestClient, hook: AnyMethodWebhook) -> None:
-    hook.respond("/bad", body={"id": 1})
-    define(client, hook.url("/bad"), response_transform={"body": '{"id": "not an int"}'})
+def test_a_reshaped_answer_is_still_validated(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond("/bad", body={"id": 1})
+    define(client, webhook.url("/bad"), response_transform={"body": '{"id": "not an int"}'})
     response = run(client, {"user": {"email": "e"}}, headers=USER)
     assert response.status_code == 502
     assert response.json()["error"] == 'got scalar String for field "id", expecting Int'
 
 
-def test_a_failing_request_transform_is_a_500_and_calls_nothing(client: TestClient, hook: AnyMethodWebhook) -> None:
-    hook.respond("/never", body={"id": 1})
-    define(client, hook.url("/never"), request_transform={"body": '{\n  "a": {{ $body.input.nope.deeper }}\n}'})
+def test_a_failing_request_transform_is_a_500_and_calls_nothing(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond("/never", body={"id": 1})
+    define(client, webhook.url("/never"), request_transform={"body": '{\n  "a": {{ $body.input.nope.deeper }}\n}'})
     response = run(client, {"user": {"email": "e"}}, headers=USER)
     assert response.status_code == 500
     assert response.json() == {
@@ -403,12 +352,12 @@ def test_a_failing_request_transform_is_a_500_and_calls_nothing(client: TestClie
         "at line 2, column 11",
         "code": "transformation-failed",
     }
-    assert hook.seen == []
+    assert webhook.received == []
 
 
-def test_a_failing_response_transform_is_a_500(client: TestClient, hook: AnyMethodWebhook) -> None:
-    hook.respond("/r", body={"id": 1})
-    define(client, hook.url("/r"), response_transform={"body": "{{ $body.data.id }}"})
+def test_a_failing_response_transform_is_a_500(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond("/r", body={"id": 1})
+    define(client, webhook.url("/r"), response_transform={"body": "{{ $body.data.id }}"})
     response = run(client, {"user": {"email": "e"}}, headers=USER)
     assert response.status_code == 500
     body = response.json()
@@ -421,12 +370,12 @@ def test_a_failing_response_transform_is_a_500(client: TestClient, hook: AnyMeth
     assert admin.json()["internal"]["response"] == {"status": 200, "body": '{"id": 1}'}
 
 
-def test_a_template_that_does_not_parse_is_never_a_silent_success(client: TestClient, hook: AnyMethodWebhook) -> None:
+def test_a_template_that_does_not_parse_is_never_a_silent_success(client: TestClient, webhook: Webhook) -> None:
     """Refused at create_action once metadata validates templates (metadata.kriti.validate_transforms);
     until then (or for a definition stored before), the run refuses clearly."""
-    hook.respond("/p", body={"id": 1})
+    webhook.respond("/p", body={"id": 1})
     query(client, "set_custom_types", {"objects": [{"name": "Out", "fields": [{"name": "id", "type": "Int!"}]}]})
-    definition = {"handler": hook.url("/p"), "output_type": "Out", "request_transform": {"url": "{{ $base_url "}}
+    definition = {"handler": webhook.url("/p"), "output_type": "Out", "request_transform": {"url": "{{ $base_url "}}
     created = query(client, "create_action", {"name": "p", "definition": definition})
     if created.status_code == 400:
         assert created.json()["code"] == "parse-failed"
@@ -436,14 +385,14 @@ def test_a_template_that_does_not_parse_is_never_a_silent_success(client: TestCl
         assert response.status_code == 500
         assert response.json()["code"] == "transformation-failed"
         assert "request_transform.url: Parse error:" in response.json()["error"]
-    assert hook.seen == []
+    assert webhook.received == []
 
 
-def test_asynchronous_runs_are_transformed_too(client: TestClient, hook: AnyMethodWebhook) -> None:
-    hook.respond("/async/42", body={"result": {"id": 42}})
+def test_asynchronous_runs_are_transformed_too(client: TestClient, webhook: Webhook) -> None:
+    webhook.respond("/async/42", body={"result": {"id": 42}})
     define(
         client,
-        hook.url("/async"),
+        webhook.url("/async"),
         kind="asynchronous",
         request_transform={"url": "{{$base_url}}/{{$session_variables['x-hasura-user-id']}}", "method": "PUT"},
         response_transform={"version": 2, "body": {"action": "transform", "template": "{{ $body.result }}"}},
@@ -451,15 +400,15 @@ def test_asynchronous_runs_are_transformed_too(client: TestClient, hook: AnyMeth
     run_id = run(client, {"user": {"email": "e"}}, headers=USER).json()["action_id"]
     result = wait_for(client, run_id, headers=USER)
     assert (result["status"], result["output"]) == ("completed", {"id": 42})
-    assert [s.method for s in hook.seen] == ["PUT"]
+    assert [s.method for s in webhook.received] == ["PUT"]
 
 
 # ------------------------------------------------------------------------------ test_webhook_transform
 
 
-def test_webhook_transform_previews_without_sending(client: TestClient, hook: AnyMethodWebhook) -> None:
+def test_webhook_transform_previews_without_sending(client: TestClient, webhook: Webhook) -> None:
     args = {
-        "webhook_url": hook.url("/api"),
+        "webhook_url": webhook.url("/api"),
         "body": {"input": {"items": [1, 2]}},
         "session_variables": {"X-Hasura-User-Id": "7"},
         "request_headers": {"X-Keep": "k"},
@@ -474,12 +423,12 @@ def test_webhook_transform_previews_without_sending(client: TestClient, hook: An
     response = query(client, "test_webhook_transform", args)
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "webhook_url": hook.url("/api/7"),
+        "webhook_url": webhook.url("/api/7"),
         "method": "PATCH",
         "headers": [["content-type", "application/json"], ["x-count", "2"], ["x-keep", "k"]],
         "body": [1, 2],
     }
-    assert hook.seen == []
+    assert webhook.received == []
 
 
 def test_webhook_transform_resolves_env_in_the_url(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,5 @@
 """A real aiohttp webhook server on a loopback port, in a thread of its own, that records what it
-receives and answers what a test told it to."""
+receives (any method: transforms may change it) and answers what a test told it to."""
 
 from __future__ import annotations
 
@@ -24,9 +24,12 @@ class Canned:
 
 @dataclass
 class Received:
+    method: str
     path: str
-    headers: dict[str, str]
-    body: Any
+    query: dict[str, str]
+    headers: dict[str, str]  # names lowercased
+    text: str
+    body: Any  # the JSON body, None when it is not JSON
 
 
 class Webhook:
@@ -52,7 +55,12 @@ class Webhook:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         text = await request.text()
-        self.received.append(Received(request.path, dict(request.headers), json.loads(text) if text else None))
+        try:
+            body = json.loads(text) if text else None
+        except ValueError:  # a form-encoded or otherwise transformed body
+            body = None
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.received.append(Received(request.method, request.path, dict(request.query), headers, text, body))
         canned = self.canned.get(request.path, Canned())
         if canned.delay:
             await asyncio.sleep(canned.delay)
@@ -66,7 +74,7 @@ class Webhook:
     def _serve(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
         app = web.Application()
-        app.router.add_route("POST", "/{tail:.*}", self._handle)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
         self.loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
