@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from metadata.json_kinds import json_kind
+
 
 class KritiError(ValueError):
     """A template that does not parse, or fails to evaluate, with its position."""
@@ -44,17 +46,6 @@ Env = Mapping[str, Any]
 
 def _render(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
-    return names.get(type(value), type(value).__name__)
 
 
 # ---------------------------------------------------------------------------------------- nodes
@@ -101,7 +92,7 @@ class Obj(Node):
         for key, value in self.pairs:
             name = key.ev(env)
             if not isinstance(name, str):
-                raise Failure(f"an object key must be a string, got {_kind(name)}", key.index)
+                raise Failure(f"an object key must be a string, got {json_kind(name)}", key.index)
             out[name] = value.ev(env)
         return out
 
@@ -155,12 +146,12 @@ class BinOp(Node):
             return _truth(self.right.ev(env), self.right.index)
         left, right = self.left.ev(env), self.right.ev(env)
         if op == "==":
-            return bool(left == right and _kind(left) == _kind(right))
+            return bool(left == right and json_kind(left) == json_kind(right))
         if op == "!=":
-            return not (left == right and _kind(left) == _kind(right))
-        comparable = _kind(left) == _kind(right) and _kind(left) in ("number", "string")
+            return not (left == right and json_kind(left) == json_kind(right))
+        comparable = json_kind(left) == json_kind(right) and json_kind(left) in ("number", "string")
         if not comparable:
-            raise Failure(f'cannot compare {_kind(left)} and {_kind(right)} with "{op}"', self.index)
+            raise Failure(f'cannot compare {json_kind(left)} and {json_kind(right)} with "{op}"', self.index)
         return {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op]
 
 
@@ -170,7 +161,7 @@ def _truth(value: Any, index: int) -> bool:
         return False
     if isinstance(value, bool):
         return value
-    raise Failure(f"expected a boolean, got {_kind(value)}", index)
+    raise Failure(f"expected a boolean, got {json_kind(value)}", index)
 
 
 class If(Node):
@@ -195,7 +186,7 @@ class Range(Node):
         if items is None:
             return []
         if not isinstance(items, list):
-            raise Failure(f"range expects an array, got {_kind(items)}", self.source.index)
+            raise Failure(f"range expects an array, got {json_kind(items)}", self.source.index)
         out = []
         for i, item in enumerate(items):
             scope = dict(env)
@@ -226,14 +217,14 @@ class Call(Node):
 def _one(args: list[Any], *kinds: str) -> Any:
     if len(args) != 1:
         raise ValueError(f"expects 1 argument, got {len(args)}")
-    if kinds and _kind(args[0]) not in kinds:
-        raise TypeError(f"expects {' or '.join(kinds)}, got {_kind(args[0])}")
+    if kinds and json_kind(args[0]) not in kinds:
+        raise TypeError(f"expects {' or '.join(kinds)}, got {json_kind(args[0])}")
     return args[0]
 
 
 def _concat(env: Env, args: list[Any]) -> Any:
     items = args[0] if len(args) == 1 and isinstance(args[0], list) else args
-    kinds = {_kind(i) for i in items}
+    kinds = {json_kind(i) for i in items}
     if not items:
         return []
     if kinds == {"string"}:

@@ -13,23 +13,16 @@ from typing import Any
 from metadata.actions import Action
 from metadata.custom_types import EnumType, InputObjectType, ObjectType
 from metadata.graphql_types import BUILTIN_SCALARS, GraphQLType, parse_graphql_type
+from metadata.json_kinds import json_kind
 from metadata.objects import View
 
 INT_RANGE = (-(2**31), 2**31 - 1)
 
 
 def _kind_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    """`a string`, `an object`, `null`: the kind of a JSON value in an input error."""
+    kind = json_kind(value)
+    return kind if kind == "null" else f"{'an' if kind[0] in 'ao' else 'a'} {kind}"
 
 
 def _scalar_ok(name: str, value: Any) -> tuple[bool, Any]:
@@ -132,13 +125,9 @@ def validate_output(output_type: str, value: Any, view: View) -> Any:
 
 
 def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "scalar Boolean"
-    if isinstance(value, int | float):
-        return "scalar Number"
-    if isinstance(value, str):
-        return "scalar String"
-    return "array" if isinstance(value, list) else "object"
+    """Hasura's name for the kind of a webhook's value: `scalar String`, `array`, `object`."""
+    kind = json_kind(value)
+    return kind if kind in ("array", "object") else f"scalar {kind.capitalize()}"
 
 
 def _output_value(type_: GraphQLType, value: Any, field: str | None, view: View) -> Any:
