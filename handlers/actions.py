@@ -15,9 +15,10 @@ does not resolve, with the path of the argument or output type).
 from __future__ import annotations
 
 from handlers.context import Context
+from handlers.table_action import check_table, table_of
 from metadata.actions import Action, ActionDefinition
 from metadata.consistency import action_problems
-from metadata.errors import AlreadyExists, NotExists
+from metadata.errors import AlreadyExists, InvalidConfiguration, NotExists
 from metadata.graphql_types import check_name
 from metadata.objects import Draft
 from metadata.strict import Strict
@@ -49,31 +50,50 @@ def existing_action(draft: Draft, name: str) -> Action:
     return action
 
 
-def _save(draft: Draft, action: Action) -> None:
+async def _save(ctx: Context, action: Action) -> None:
+    draft = ctx.changing
     problems = action_problems(action, draft)
     if problems:
         raise problems[0]
+    if action.definition.table is not None:
+        await _check_table(ctx, action)
     draft.put("action", action.name, action)
 
 
+async def _check_table(ctx: Context, action: Action) -> None:
+    """A table action is checked against the table as it is now (introspected afresh)."""
+    ctx.runtime.engines.forget_tables()
+    try:
+        _, table = await table_of(ctx.runtime, action, ctx.changing)
+    except NotExists as exc:
+        raise InvalidConfiguration(exc.message, "$.definition.table") from None
+    problem = check_table(action, table)
+    if problem is not None:
+        raise InvalidConfiguration(problem, "$.definition.table")
+
+
 async def create_action(ctx: Context, args: CreateAction) -> None:
-    draft = ctx.changing
-    if draft.get("action", args.name) is not None:
+    if ctx.changing.get("action", args.name) is not None:
         raise AlreadyExists(f'action with name "{args.name}" already exists')
-    _save(draft, Action(name=args.name, definition=args.definition, comment=args.comment))
+    await _save(ctx, Action(name=args.name, definition=args.definition, comment=args.comment))
 
 
 async def update_action(ctx: Context, args: UpdateAction) -> None:
-    draft = ctx.changing
-    current = existing_action(draft, args.name)
-    _save(
-        draft,
-        Action(name=args.name, definition=args.definition, comment=args.comment, permissions=current.permissions),
+    current = existing_action(ctx.changing, args.name)
+    await _save(
+        ctx, Action(name=args.name, definition=args.definition, comment=args.comment, permissions=current.permissions)
     )
+
+
+def remove_action(draft: Draft, name: str, clear_data: bool) -> None:
+    """The action goes with its permissions, its public link and (with clear_data) its runs."""
+    draft.delete("action", name)
+    if draft.get("public_link", name) is not None:
+        draft.delete("public_link", name)
+    if clear_data:
+        draft.cleared_actions.add(name)
 
 
 async def drop_action(ctx: Context, args: DropAction) -> None:
     existing_action(ctx.changing, args.name)
-    ctx.changing.delete("action", args.name)
-    if args.clear_data:
-        ctx.changing.cleared_actions.add(args.name)
+    remove_action(ctx.changing, args.name, args.clear_data)

@@ -10,11 +10,15 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from handlers.engines import Engines
+from handlers.rate_limit import RateLimiter
+from metadata.actions import Action
 from metadata.objects import Draft
 from metadata.runs import Runs
 from metadata.store import Store
 
 ADMIN_ROLE = "admin"
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,30 @@ class Runtime:
     lease_margin: float = 10.0
     # Wakes the async workers of this process (set by the worker pool).
     wake: Callable[[], None] = lambda: None
+    engines: Engines = field(default_factory=Engines)
+    public_role: str = "public"
+    public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
+
+
+@dataclass
+class Call:
+    """One run of an action, as every executor (webhook, sql, table) gets it."""
+
+    action: Action
+    input: dict[str, Any]
+    session_variables: dict[str, str]
+    forwarded: dict[str, str]  # client headers to forward; stored with async runs only when used
+
+    def payload(self) -> bytes:
+        """Hasura's webhook payload."""
+        return _encode(
+            {
+                "action": {"name": self.action.name},
+                "input": self.input,
+                "session_variables": self.session_variables,
+                "request_query": None,
+            }
+        )
 
 
 @dataclass

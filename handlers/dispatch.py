@@ -38,6 +38,23 @@ class Envelope(Strict):
 
 
 _envelope = msgspec.json.Decoder(Envelope)
+# The operations anyone may call without credentials.
+PUBLIC = frozenset({"run_public_action"})
+
+
+class _Type(msgspec.Struct):
+    type: str = ""
+
+
+_type = msgspec.json.Decoder(_Type)
+
+
+def is_public(body: bytes) -> bool:
+    """Whether an envelope asks for an operation that needs no credentials."""
+    try:
+        return _type.decode(body).type in PUBLIC
+    except msgspec.DecodeError:
+        return False
 
 
 def _conflict(referenced: int) -> Conflict:

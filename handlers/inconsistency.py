@@ -37,6 +37,7 @@ class DropInconsistentMetadata(Strict):
 
 async def reload_metadata(ctx: Context, args: ReloadMetadata) -> dict[str, Any]:
     await ctx.store.reload()
+    ctx.runtime.engines.forget_tables()  # tables are introspected again on next use
     objects = inconsistent_objects(ctx.store.state)
     body: dict[str, Any] = {"message": "success", "is_consistent": not objects}
     if objects:

@@ -8,7 +8,18 @@ from typing import Any
 
 import msgspec
 
-from handlers import actions, bulk, custom_types, history, inconsistency, metadata_io, permissions, run_action
+from handlers import (
+    actions,
+    bulk,
+    custom_types,
+    data_sources,
+    history,
+    inconsistency,
+    metadata_io,
+    permissions,
+    public_links,
+    run_action,
+)
 from handlers import test_webhook_transform as transform_preview
 from handlers.context import Context
 
@@ -60,6 +71,15 @@ OPERATIONS: dict[str, Operation] = {
         run_action.get_action_result, run_action.GetActionResult, modifies=False, admin_only=False, fresh=False
     ),
     "get_action_log": Operation(run_action.get_action_log, run_action.GetActionLog, modifies=False, fresh=False),
+    "add_source": Operation(data_sources.add_source, data_sources.AddSource, modifies=True),
+    "drop_source": Operation(data_sources.drop_source, data_sources.DropSource, modifies=True),
+    "create_action_public_link": Operation(
+        public_links.create_action_public_link, public_links.ActionLink, modifies=True
+    ),
+    "drop_action_public_link": Operation(public_links.drop_action_public_link, public_links.ActionLink, modifies=True),
+    "run_public_action": Operation(
+        public_links.run_public_action, public_links.RunPublicAction, modifies=False, admin_only=False, fresh=False
+    ),
     "test_webhook_transform": Operation(
         transform_preview.test_webhook_transform, transform_preview.TestWebhookTransform, modifies=False, fresh=False
     ),

@@ -21,10 +21,11 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from handlers.context import Context, Runtime, Session
-from handlers.webhook import Call, call_webhook, forwardable
+from handlers.context import Call, Context, Runtime, Session
+from handlers.executors import executor
+from handlers.webhook import forwardable
 from metadata.actions import Action
-from metadata.errors import NotExists, SwitchboardError, ValidationFailed
+from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
 from metadata.strict import Strict
 from metadata.values import InputError, validate_input
 
@@ -32,6 +33,7 @@ from metadata.values import InputError, validate_input
 class RunAction(Strict):
     name: str
     input: dict[str, Any] = {}
+    dry_run: bool = False
 
 
 class GetActionResult(Strict):
@@ -70,15 +72,30 @@ def error_body(exc: SwitchboardError) -> dict[str, Any]:
     return body
 
 
-async def run_action(ctx: Context, args: RunAction) -> dict[str, Any]:
+async def run_action(ctx: Context, args: RunAction) -> Any:
     runtime, session = ctx.runtime, ctx.session
     action = await runnable(runtime, session, args.name)
+    if args.dry_run and not session.is_admin:
+        # A preview shows resolved header values and statements: an admin's view.
+        raise AccessDenied("dry_run is restricted to admin", "$.dry_run")
+    return await start(runtime, session, action, args.input, args.dry_run)
+
+
+async def start(
+    runtime: Runtime, session: Session, action: Action, input: dict[str, Any], dry_run: bool = False
+) -> Any:
+    """Check the input, then run the action (or queue it, or preview it) as `session`."""
     view = runtime.store.state
+    runner = executor(action)
+    signed = await runner.signature(runtime, action, view)
     try:
-        given = validate_input(action, args.input, view)
+        given = validate_input(signed, input, view)
     except InputError as exc:
         raise ValidationFailed(exc.message, "$.input" + exc.path[1:]) from None
     forwarded = forwardable(session.headers) if action.definition.forward_client_headers else {}
+    if dry_run:
+        preview = await runner.preview(runtime, Call(action, given, session.variables, forwarded), view)
+        return {"dry_run": True, "kind": action.definition.handler_kind, **preview}
     if action.definition.is_async:
         run_id = await runtime.runs.add(
             action=action.name,
@@ -91,10 +108,9 @@ async def run_action(ctx: Context, args: RunAction) -> dict[str, Any]:
         )
         runtime.wake()
         return {"action_id": run_id}
-    assert runtime.http is not None
     call = Call(action, given, session.variables, forwarded)
     try:
-        output = await call_webhook(runtime.http, call, view)
+        output = await runner.run(runtime, call, view)
     except SwitchboardError as exc:
         if runtime.audit_sync_runs:
             await _audit(runtime, call, session, errors=error_body(exc))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from handlers.context import Call, Runtime
 from handlers.transforms import TransformFailed, transform_response, webhook_request  # transforms
 from metadata.actions import Action
 from metadata.errors import InvalidConfiguration, SwitchboardError
@@ -91,6 +91,7 @@ def _env(name: str, what: str, action: Action) -> str:
 
 def resolve_url(action: Action) -> str:
     template = action.definition.handler
+    assert template is not None
     if "{{" not in template:
         return template
     return _TEMPLATE.sub(lambda m: _env(m.group(1), "the handler URL", action), template)
@@ -110,24 +111,6 @@ def request_headers(action: Action, forwarded: Mapping[str, str]) -> dict[str, s
     return headers
 
 
-@dataclass
-class Call:
-    action: Action
-    input: dict[str, Any]
-    session_variables: dict[str, str]
-    forwarded: dict[str, str]  # from `forwardable`; stored with async runs only when used
-
-    def payload(self) -> bytes:
-        return _encode(
-            {
-                "action": {"name": self.action.name},
-                "input": self.input,
-                "session_variables": self.session_variables,
-                "request_query": None,
-            }
-        )
-
-
 def _exchange(call: Call, headers: dict[str, str], body: bytes, **response: Any) -> dict[str, Any]:
     """What admins see of a failed call (built only on failure: the run path stays lean)."""
     request = {"url": call.action.definition.handler, "headers": sorted(headers), "body": msgspec.Raw(body)}
@@ -139,19 +122,40 @@ def _timeout(seconds: int) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=seconds)
 
 
-async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> Any:
-    """The validated output of one call, or an ActionError / HandlerFailed / HandlerTimedOut."""
+def webhook_request_of(call: Call) -> tuple[str, str, dict[str, str], bytes | None, bytes]:
+    """(method, url, headers, data sent, JSON body) of a call, after transforms."""
     action = call.action
     url = resolve_url(action)
     headers = request_headers(action, call.forwarded)
     body = call.payload()
-    method, data = "POST", body  # type: str, bytes | None
-    # Transforms (handlers/transforms.py): method, url, headers and the data sent may change;
-    # `body` stays the JSON admins see in `internal`.
-    if action.definition.request_transform is not None:
-        method, url, headers, data, body = webhook_request(
-            action.definition.request_transform, call.session_variables, url, headers, body
-        )
+    if action.definition.request_transform is None:
+        return "POST", url, headers, body, body
+    return webhook_request(action.definition.request_transform, call.session_variables, url, headers, body)
+
+
+async def preview_webhook(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:
+    """What a dry run shows: the request after transforms, not sent."""
+    method, url, headers, data, _ = webhook_request_of(call)
+    shown: Any = None
+    if data is not None:
+        try:
+            shown = _decode(data)
+        except msgspec.DecodeError:
+            shown = data.decode(errors="replace")
+    return {"request": {"method": method, "url": url, "headers": dict(sorted(headers.items())), "body": shown}}
+
+
+async def run_webhook(runtime: Runtime, call: Call, view: View) -> Any:
+    assert runtime.http is not None
+    return await call_webhook(runtime.http, call, view)
+
+
+async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> Any:
+    """The validated output of one call, or an ActionError / HandlerFailed / HandlerTimedOut."""
+    action = call.action
+    # Transforms may change method, url, headers and the data sent; `body` stays the JSON
+    # admins see in `internal`.
+    method, url, headers, data, body = webhook_request_of(call)
     try:
         async with http.request(
             method, url, data=data, headers=headers, timeout=_timeout(action.definition.timeout)
@@ -183,6 +187,7 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
             except TransformFailed as exc:
                 raise failed(TransformFailed, exc.message) from None
         try:
+            assert action.definition.output_type is not None
             return validate_output(action.definition.output_type, answer, view)
         except OutputError as exc:
             raise failed(HandlerFailed, str(exc)) from None

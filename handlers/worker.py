@@ -15,9 +15,9 @@ import logging
 import time
 import uuid
 
-from handlers.context import Runtime
+from handlers.context import Call, Runtime
+from handlers.executors import executor
 from handlers.run_action import error_body
-from handlers.webhook import Call, call_webhook
 from metadata.actions import Action
 from metadata.errors import NotExists, SwitchboardError
 from metadata.runs import Run
@@ -106,9 +106,8 @@ class WorkerPool:
         try:
             if not isinstance(action, Action):
                 raise NotExists(f'action with name "{run.action}" does not exist')
-            assert runtime.http is not None
             call = Call(action, run.input, run.session, run.headers)
-            output = await call_webhook(runtime.http, call, runtime.store.state)
+            output = await executor(action).run(runtime, call, runtime.store.state)
         except SwitchboardError as exc:
             await self._failed(run, action, exc)
             return

@@ -7,11 +7,13 @@ Decoding fills Hasura's defaults; `action_document` writes the object back the w
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 from metadata.graphql_types import check_name, check_type
+from metadata.sql_template import SqlTemplate
 from metadata.strict import Strict
 from metadata.transform_checks import validate_transforms
 
@@ -66,9 +68,58 @@ class RetryConf(Strict):
     backoff: Annotated[float, msgspec.Meta(ge=1)] = 1  # each wait is the previous one times this
 
 
+@lru_cache(maxsize=4096)
+def sql_template(source: str) -> SqlTemplate:
+    """Parsed once per distinct statement (definitions are decoded often, run far more often)."""
+    return SqlTemplate(source)
+
+
+class SqlHandler(Strict):
+    """Custom SQL (Metabase's "custom" action): one statement, or several in one transaction."""
+
+    source: str
+    statement: str | None = None
+    statements: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.statement is None) == (self.statements is None):
+            raise ValueError("expecting exactly one of statement or statements")
+        if self.statements == []:
+            raise ValueError("statements must not be empty")
+        for i, text in enumerate(self.all_statements):
+            if not text.strip():
+                raise ValueError(f"statement {i} is empty")
+            try:
+                sql_template(text)
+            except ValueError as exc:
+                raise ValueError(f"statement {i}: {exc}") from None
+
+    @property
+    def all_statements(self) -> list[str]:
+        return [self.statement] if self.statement is not None else list(self.statements or [])
+
+    def templates(self) -> list[SqlTemplate]:
+        return [sql_template(text) for text in self.all_statements]
+
+
+class TableHandler(Strict):
+    """One row of a table (Metabase's "basic" actions), found by its primary key."""
+
+    source: str
+    table: str
+    operation: Literal["insert", "update", "delete"]
+    schema: str | None = None  # the source's default schema when absent
+
+
+# A definition runs exactly one of these; only webhooks need an output type.
+WEBHOOK_ONLY = ("headers", "forward_client_headers", "request_transform", "response_transform")
+
+
 class ActionDefinition(Strict):
-    handler: str
-    output_type: str
+    handler: str | None = None
+    sql: SqlHandler | None = None
+    table: TableHandler | None = None
+    output_type: str | None = None
     type: Literal["mutation", "query"] = "mutation"
     # Hasura ignores `kind` on queries (its CLI even writes `kind: ""` there), so it stays a
     # plain string here and is normalised below.
@@ -82,7 +133,25 @@ class ActionDefinition(Strict):
     retry_conf: RetryConf | None = None
 
     def __post_init__(self) -> None:
-        check_type(self.output_type)
+        runners = sum(x is not None for x in (self.handler, self.sql, self.table))
+        if runners == 0:
+            raise ValueError('key "handler" not found')
+        if runners > 1:
+            raise ValueError("expecting only one of handler, sql or table")
+        if self.output_type is not None:
+            check_type(self.output_type)
+        elif self.handler is not None:
+            raise ValueError('key "output_type" not found')
+        if self.handler is None:
+            for name in WEBHOOK_ONLY:
+                if getattr(self, name):
+                    raise ValueError(f'"{name}" applies to webhook handlers only')
+        if self.sql is not None:
+            declared = {arg.name for arg in self.arguments}
+            for i, template in enumerate(self.sql.templates()):
+                for tag in template.tags:
+                    if tag not in declared:
+                        raise ValueError(f'statement {i}: the parameter "{{{{{tag}}}}}" is not a declared argument')
         if self.kind in (None, ""):
             self.kind = "synchronous"
         if self.kind not in ("synchronous", "asynchronous"):
@@ -91,15 +160,25 @@ class ActionDefinition(Strict):
             raise ValueError("asynchronous actions are only supported for mutations")
         if self.timeout < 0:
             raise ValueError("timeout value cannot be negative")
-        if not self.handler.strip():
-            raise ValueError("the handler must not be empty")
-        for match in _TEMPLATE_VAR.finditer(self.handler):
-            check_env_name(match.group(1), "the handler URL")
+        if self.handler is not None:
+            if not self.handler.strip():
+                raise ValueError("the handler must not be empty")
+            for match in _TEMPLATE_VAR.finditer(self.handler):
+                check_env_name(match.group(1), "the handler URL")
         validate_transforms(self.request_transform, self.response_transform)
 
     @property
     def is_async(self) -> bool:
         return self.kind == "asynchronous"
+
+    @property
+    def handler_kind(self) -> str:
+        return "sql" if self.sql is not None else "table" if self.table is not None else "webhook"
+
+    @property
+    def source(self) -> str | None:
+        runner = self.sql or self.table
+        return None if runner is None else runner.source
 
 
 class ActionPermission(Strict):
@@ -118,7 +197,15 @@ class Action(Strict):
 
 
 def definition_document(d: ActionDefinition) -> dict[str, Any]:
-    doc: dict[str, Any] = {"handler": d.handler, "output_type": d.output_type}
+    doc: dict[str, Any] = {}
+    if d.handler is not None:
+        doc["handler"] = d.handler
+    if d.sql is not None:
+        doc["sql"] = msgspec.to_builtins(d.sql)
+    if d.table is not None:
+        doc["table"] = msgspec.to_builtins(d.table)
+    if d.output_type is not None:
+        doc["output_type"] = d.output_type
     if d.forward_client_headers:
         doc["forward_client_headers"] = True
     if d.headers:

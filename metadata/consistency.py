@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from metadata.actions import Action, definition_document
 from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, builtin_kind
 from metadata.errors import InvalidConfiguration, SwitchboardError
@@ -51,14 +53,34 @@ def action_problems(action: Action, view: View) -> list[SwitchboardError]:
                     f"$.definition.arguments[{i}].type",
                 )
             )
-    base = parse_graphql_type(action.definition.output_type).base
-    if type_kind(view, base) not in OUTPUT_KINDS:
+    definition = action.definition
+    if definition.output_type is not None:
+        base = parse_graphql_type(definition.output_type).base
+        if type_kind(view, base) not in OUTPUT_KINDS:
+            problems.append(
+                InvalidConfiguration(
+                    f'{context}the type: "{base}" is not an object or scalar type defined in custom types',
+                    "$.definition.output_type",
+                )
+            )
+    runner = definition.handler_kind
+    if definition.source is not None and view.get("source", definition.source) is None:
         problems.append(
             InvalidConfiguration(
-                f'{context}the type: "{base}" is not an object or scalar type defined in custom types',
-                "$.definition.output_type",
+                f'{context}the source "{definition.source}" is not defined', f"$.definition.{runner}.source"
             )
         )
+    if definition.sql is not None:
+        types = {arg.name: parse_graphql_type(arg.type) for arg in definition.arguments}
+        for tag in dict.fromkeys(tag for t in definition.sql.templates() for tag in t.tags):
+            type_ = types[tag]
+            if type_.of_type is not None or type_kind(view, type_.base) not in ("scalar", "enum"):
+                problems.append(
+                    InvalidConfiguration(
+                        f'{context}the parameter "{{{{{tag}}}}}" must be a scalar or an enum, not "{type_}"',
+                        "$.definition.sql",
+                    )
+                )
     return problems
 
 
@@ -122,8 +144,22 @@ def unserved_sections(view: View) -> list[dict[str, Any]]:
     return out
 
 
+def dangling_links(view: View) -> list[dict[str, Any]]:
+    """Public links whose action is gone (possible only through replace_metadata)."""
+    return [
+        {
+            "definition": msgspec.to_builtins(item.value),
+            "name": f"public_link {name}",
+            "reason": f'Inconsistent object: the action "{name}" of this public link does not exist',
+            "type": "public_link",
+        }
+        for name, item in sorted(view.items("public_link"))
+        if view.get("action", name) is None
+    ]
+
+
 def inconsistent_objects(view: View) -> list[dict[str, Any]]:
-    return inconsistent_actions(view) + unserved_sections(view)
+    return inconsistent_actions(view) + dangling_links(view) + unserved_sections(view)
 
 
 def new_inconsistencies(base: View, draft: View, changed: Iterable[Key]) -> list[dict[str, Any]]:
@@ -132,7 +168,7 @@ def new_inconsistencies(base: View, draft: View, changed: Iterable[Key]) -> list
     Only the changed actions are looked at, unless a type changed, when every action is.
     """
     changed = list(changed)
-    if any(kind in TYPE_KINDS for kind, _ in changed):
+    if any(kind in TYPE_KINDS or kind == "source" for kind, _ in changed):
         names: Iterable[str] | None = None
     else:
         names = [name for kind, name in changed if kind == "action"]

@@ -12,9 +12,11 @@ import msgspec
 
 from metadata.actions import Action
 from metadata.custom_types import SECTION_OF_KIND, TYPE_KINDS, CustomTypes, validate_custom_types
+from metadata.data_sources import DataSource
 from metadata.decoding import decode
 from metadata.errors import AlreadyExists, ParseFailed, rooted
 from metadata.objects import Item, Key, View, make_item
+from metadata.public_links import PublicLink
 
 CURRENT_VERSION = 3
 
@@ -24,13 +26,22 @@ SECTION_ORDER = (
     "custom_types", "cron_triggers", "rest_endpoints", "api_limits", "metrics_config",
     "inherited_roles", "graphql_schema_introspection", "network", "backend_configs",
     "opentelemetry",
+    # Switchboard's own: the data sources of sql/table actions (Hasura's `sources` are its
+    # GraphQL databases, kept as they are), and public links.
+    "data_sources", "public_links",
 )  # fmt: skip
 KNOWN_SECTIONS = frozenset(SECTION_ORDER) | {"tables", "functions", "query_templates"}  # v1/v2 keys
+# Document key -> (object kind, the field naming an element).
+NAMED_LISTS = {"data_sources": ("source", "name"), "public_links": ("public_link", "action")}
 
 _document = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _actions = msgspec.json.Decoder(list[Action])
 _custom_types = msgspec.json.Decoder(CustomTypes)
 _any = msgspec.json.Decoder()
+_named_lists: dict[str, msgspec.json.Decoder[list[Any]]] = {
+    "data_sources": msgspec.json.Decoder(list[DataSource]),
+    "public_links": msgspec.json.Decoder(list[PublicLink]),
+}
 
 
 def _order(key: str) -> tuple[int, str]:
@@ -53,6 +64,10 @@ def build_document(view: View) -> dict[str, Any]:
     custom_types = {section: types for section, types in custom_types.items() if types}
     if custom_types:
         sections["custom_types"] = custom_types
+    for key, (kind, _) in NAMED_LISTS.items():
+        named = sorted(view.items(kind))
+        if named:
+            sections[key] = [msgspec.Raw(item.body) for _, item in named]
     return {key: sections[key] for key in sorted(sections, key=_order)}
 
 
@@ -82,10 +97,21 @@ def parse_document(raw: bytes | msgspec.Raw) -> dict[Key, Item]:
                     items[("action", action.name)] = make_item("action", action)
             elif key == "custom_types":
                 items.update(custom_type_items(decode(_custom_types, value)))
+            elif key in NAMED_LISTS:
+                kind, field = NAMED_LISTS[key]
+                elements: list[Any] = decode(_named_lists[key], value)
+                for i, element in enumerate(elements):
+                    name = getattr(element, field)
+                    if (kind, name) in items:
+                        raise AlreadyExists(f'{kind.replace("_", " ")} "{name}" is listed more than once', f"$[{i}]")
+                    items[(kind, name)] = make_item(kind, element)
             else:
                 section = decode(_any, value)
                 if not (key == "sources" and section == [] and version == CURRENT_VERSION):
                     items[("section", key)] = make_item("section", section)
+    uuids = [item.value.uuid for (kind, _), item in items.items() if kind == "public_link"]
+    if len(set(uuids)) != len(uuids):
+        raise AlreadyExists("two public links share one uuid", "$.public_links")
     return items
 
 

@@ -18,6 +18,7 @@ class SwitchboardError(Exception):
     extensions: object = None  # an action handler's own error extensions, passed through
     # Errors about something other than the input (an action handler's answer) stay at `$`.
     absolute = False
+    headers: dict[str, str] | None = None  # response headers (Retry-After)
 
     def __init__(self, message: str, path: str = "$", internal: Any = None) -> None:
         super().__init__(message)
@@ -58,6 +59,20 @@ class InvalidConfiguration(SwitchboardError):
 
 class ConstraintViolation(SwitchboardError):
     code, status = "constraint-violation", 400
+
+
+class DependencyError(SwitchboardError):
+    """Other objects still use the one being dropped."""
+
+    code, status = "dependency-error", 400
+
+
+class RateLimited(SwitchboardError):
+    code, status = "rate-limited", 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class AccessDenied(SwitchboardError):

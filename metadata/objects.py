@@ -14,9 +14,12 @@ import msgspec
 
 from metadata.actions import Action, action_document
 from metadata.custom_types import TYPE_KINDS
+from metadata.data_sources import DataSource
+from metadata.public_links import PublicLink
 
 # `section` holds a top-level key of a Hasura document that Switchboard keeps but does not serve.
-KINDS = ("action", *TYPE_KINDS, "section")
+# Public links are named by their action (one link per action).
+KINDS = ("action", *TYPE_KINDS, "source", "public_link", "section")
 
 Key = tuple[str, str]
 
@@ -24,6 +27,8 @@ _encode = msgspec.json.Encoder().encode
 _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "action": msgspec.json.Decoder(Action),
     **{kind: msgspec.json.Decoder(struct) for kind, struct in TYPE_KINDS.items()},
+    "source": msgspec.json.Decoder(DataSource),
+    "public_link": msgspec.json.Decoder(PublicLink),
     "section": msgspec.json.Decoder(),
 }
 

@@ -15,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from handlers.context import Runtime
-from handlers.dispatch import execute
+from handlers.context import Runtime, Session
+from handlers.dispatch import execute, is_public
+from handlers.rate_limit import RateLimiter
 from handlers.worker import WorkerPool
 from metadata.errors import SwitchboardError
 from metadata.runs import Runs
@@ -34,6 +35,8 @@ def create_app(config: Config | None = None) -> Starlette:
         runs=Runs(store),
         audit_sync_runs=config.audit_sync_runs,
         lease_margin=config.async_lease_margin_seconds,
+        public_role=config.public_role,
+        public_limiter=RateLimiter(config.public_rate_limit),
     )
 
     @asynccontextmanager
@@ -55,14 +58,23 @@ def create_app(config: Config | None = None) -> Starlette:
                 janitor.cancel()
                 await asyncio.gather(janitor, return_exceptions=True)
                 await workers.stop()
+                await runtime.engines.close()
                 await store.close()
 
     async def query(request: Request) -> Response:
         admin = False
         try:
-            session = authenticate(request.headers, config)
+            body = await request.body()
+            try:
+                session = authenticate(request.headers, config)
+            except SwitchboardError:
+                # Public links need no credentials: run_public_action goes on as an anonymous
+                # caller (it runs as the public role whoever calls).
+                if not is_public(body):
+                    raise
+                session = Session(role=config.public_role)
             admin = session.is_admin
-            return json_response(await execute(runtime, await request.body(), session))
+            return json_response(await execute(runtime, body, session))
         except SwitchboardError as exc:
             return error_response(exc, admin)
         except Exception as exc:  # a bug: logged, and answered without internals

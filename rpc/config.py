@@ -38,6 +38,8 @@ class Config(Strict):
     async_lease_margin_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
     runs_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7
     audit_sync_runs: bool = False
+    public_role: Annotated[str, msgspec.Meta(min_length=1)] = "public"
+    public_rate_limit: Annotated[float, msgspec.Meta(gt=0)] = 10
 
 
 # Settings whose environment variable holds JSON (as Hasura's HASURA_GRAPHQL_JWT_SECRET does).

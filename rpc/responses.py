@@ -14,8 +14,8 @@ log = logging.getLogger("switchboard")
 _encode = msgspec.json.Encoder().encode
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(_encode(body), status_code=status, media_type="application/json")
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_encode(body), status_code=status, media_type="application/json", headers=headers)
 
 
 def error_response(exc: SwitchboardError, admin: bool) -> Response:
@@ -24,7 +24,7 @@ def error_response(exc: SwitchboardError, admin: bool) -> Response:
         body["extensions"] = exc.extensions
     if admin and exc.internal is not None:
         body["internal"] = exc.internal
-    return json_response(body, exc.status)
+    return json_response(body, exc.status, exc.headers)
 
 
 def bug_response(exc: BaseException) -> Response:

@@ -17,7 +17,7 @@ GOOD_TYPES = {
     "input_objects": [{"name": "UserInput", "fields": [{"name": "email", "type": "String!"}]}],
     "enums": [{"name": "Color", "values": [{"value": "RED"}, {"value": "BLUE"}]}],
 }
-ACTION = {
+ACTION: dict[str, Any] = {
     "name": "create_user",
     "definition": {
         "handler": "http://localhost:3000",

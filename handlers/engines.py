@@ -1,0 +1,110 @@
+"""Connection pools of data sources, opened on first use and closed with the server, and what
+their tables look like (introspected once, then cached until `reload_metadata`).
+
+Pools are keyed by the resolved URL, so a source whose URL changes (or whose `url_from_env`
+now reads differently) gets a new pool, and two sources naming one database share one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from handlers.database_errors import SourceUnreachable, connection_failed
+from metadata.data_sources import DataSource, async_url
+from metadata.errors import InvalidConfiguration, NotExists
+from metadata.objects import View
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite enforces foreign keys only when asked; a Metabase user expects them enforced.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def resolve_url(source: DataSource) -> str:
+    if source.url is not None:
+        return async_url(source.url)
+    assert source.url_from_env is not None
+    value = os.environ.get(source.url_from_env)
+    if value is None:
+        raise InvalidConfiguration(
+            f'the environment variable "{source.url_from_env}" of source "{source.name}" is not set'
+        )
+    try:
+        return async_url(value)
+    except ValueError as exc:
+        raise InvalidConfiguration(f'source "{source.name}": {exc}') from None
+
+
+class Engines:
+    def __init__(self) -> None:
+        self._engines: dict[str, AsyncEngine] = {}
+        self._tables: dict[tuple[str, str | None, str], sa.Table] = {}
+
+    def source(self, view: View, name: str) -> DataSource:
+        source = view.get("source", name)
+        if not isinstance(source, DataSource):
+            raise NotExists(f'source with name "{name}" does not exist')
+        return source
+
+    def engine(self, source: DataSource) -> AsyncEngine:
+        url = resolve_url(source)
+        engine = self._engines.get(url)
+        if engine is None:
+            engine = create_async_engine(url, pool_pre_ping=True)
+            if engine.dialect.name == "sqlite":
+                sa.event.listen(engine.sync_engine, "connect", _sqlite_foreign_keys)
+            self._engines[url] = engine
+        return engine
+
+    async def connect(self, source: DataSource) -> AsyncConnection:
+        """An open connection (the caller closes it); a source that cannot be reached is a 502."""
+        try:
+            return await self.engine(source).connect()
+        except (TimeoutError, OSError, sa.exc.DBAPIError) as exc:
+            raise connection_failed(source.name, exc) from None
+
+    async def probe(self, source: DataSource, timeout: float = 5.0) -> str | None:
+        """Why the source cannot be reached, or None when it can."""
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await self.connect(source)
+                await conn.close()
+        except (SourceUnreachable, InvalidConfiguration) as exc:
+            return exc.message
+        except TimeoutError:
+            return f'source "{source.name}" did not answer within {timeout:g} seconds'
+        return None
+
+    async def table(self, source: DataSource, schema: str | None, name: str) -> sa.Table:
+        """The table's reflected columns and primary key (cached)."""
+        key = (resolve_url(source), schema, name)
+        table = self._tables.get(key)
+        if table is None:
+            conn = await self.connect(source)
+            try:
+                table = await conn.run_sync(
+                    lambda sync: sa.Table(name, sa.MetaData(), schema=schema, autoload_with=sync)
+                )
+            except sa.exc.NoSuchTableError:
+                where = f"{schema}.{name}" if schema else name
+                raise NotExists(f'table "{where}" does not exist in source "{source.name}"') from None
+            finally:
+                await conn.close()
+            self._tables[key] = table
+        return table
+
+    def forget_tables(self) -> None:
+        self._tables.clear()
+
+    async def close(self) -> None:
+        engines, self._engines = list(self._engines.values()), {}
+        self._tables.clear()
+        for engine in engines:
+            await engine.dispose()

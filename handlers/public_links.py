@@ -1,0 +1,80 @@
+"""create_action_public_link, drop_action_public_link, run_public_action: Metabase's public
+actions, where a link lets anyone run one action.
+
+create_action_public_link {action} (admin): {uuid}; the same uuid when the action has a link.
+drop_action_public_link {action} (admin): the link stops working at once.
+run_public_action {uuid, input?}: needs no credentials. The action runs as the public role
+(setting `public_role`, "public" by default) with no user session variables, whatever the
+caller sent; its input is checked as run_action checks it. Each link may run `public_rate_limit`
+times per second (default 10); beyond that, 429 with Retry-After. Errors carry no internals.
+
+Errors: not-exists (unknown action; a link that does not exist, was dropped, or whose action
+was dropped), rate-limited (429), and every error of run_action.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from handlers.actions import existing_action
+from handlers.context import Changed, Context, Session
+from handlers.run_action import start
+from metadata.errors import NotExists, RateLimited
+from metadata.public_links import PublicLink
+from metadata.strict import Strict
+
+
+class ActionLink(Strict):
+    action: str
+
+
+class RunPublicAction(Strict):
+    uuid: str
+    input: dict[str, Any] = {}
+
+
+async def create_action_public_link(ctx: Context, args: ActionLink) -> Changed:
+    draft = ctx.changing
+    existing_action(draft, args.action)
+    link = draft.get("public_link", args.action)
+    if not isinstance(link, PublicLink):
+        link = PublicLink(action=args.action, uuid=str(uuid.uuid4()))
+        draft.put("public_link", args.action, link)
+    return Changed({"uuid": link.uuid})
+
+
+async def drop_action_public_link(ctx: Context, args: ActionLink) -> None:
+    draft = ctx.changing
+    existing_action(draft, args.action)
+    if draft.get("public_link", args.action) is None:
+        raise NotExists(f'action "{args.action}" has no public link', "$.action")
+    draft.delete("public_link", args.action)
+
+
+def _linked(ctx: Context, key: str) -> Any:
+    view = ctx.store.state
+    for name, item in view.items("public_link"):
+        if item.value.uuid == key:
+            return view.get("action", name)
+    return None
+
+
+async def run_public_action(ctx: Context, args: RunPublicAction) -> Any:
+    runtime = ctx.runtime
+    try:
+        key = str(uuid.UUID(args.uuid))
+    except ValueError:
+        key = args.uuid
+    action = _linked(ctx, key)
+    if action is None:
+        await runtime.store.sync()  # another server may just have created it
+        action = _linked(ctx, key)
+    if action is None:
+        raise NotExists(f'public link "{args.uuid}" does not exist', "$.uuid")
+    wait = runtime.public_limiter.take(key)
+    if wait:
+        raise RateLimited(f"too many runs of this public link; try again in {wait:.2f} seconds", math.ceil(wait))
+    role = runtime.public_role
+    return await start(runtime, Session(role=role, variables={"x-hasura-role": role}), action, args.input)

@@ -1,0 +1,107 @@
+"""Running `sql` actions: Metabase's custom SQL, with every `{{tag}}` a bound parameter.
+
+All statements of an action run in one transaction on one connection of the source's pool: any
+failure rolls every statement back. The output is {rows_affected: [n per statement], returning:
+[rows of every statement that returns rows, in order]}; with an output_type, it is checked
+against it as a webhook's answer is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from handlers.context import Call, Runtime
+from handlers.database_errors import statement_failed
+from handlers.sql_values import bind_type, json_rows, plain_value, python_value
+from handlers.webhook import HandlerFailed, HandlerTimedOut
+from metadata.data_sources import DataSource
+from metadata.errors import ValidationFailed
+from metadata.graphql_types import parse_graphql_type
+from metadata.objects import View
+from metadata.values import OutputError, validate_output
+
+
+@dataclass(frozen=True)
+class Statement:
+    clause: sa.TextClause
+    display: str  # the statement as a person reads it: tags as `:name`
+    parameters: dict[str, Any]  # bound values, as the driver gets them
+    shown: dict[str, Any]  # bound values, as the caller gave them
+
+
+def _statements(call: Call, dialect: str) -> list[Statement]:
+    definition = call.action.definition
+    assert definition.sql is not None
+    scalars = {arg.name: parse_graphql_type(arg.type).base for arg in definition.arguments}
+    out = []
+    for template in definition.sql.templates():
+        rendered = template.render(call.input)
+        binds: list[sa.BindParameter[Any]] = []
+        parameters: dict[str, Any] = {}
+        shown: dict[str, Any] = {}
+        for name in rendered.parameters:
+            value = call.input.get(name)
+            shown[name] = value
+            type_ = bind_type(scalars[name], dialect)
+            if type_ is None:
+                binds.append(sa.bindparam(name))
+                parameters[name] = plain_value(value)
+            else:
+                binds.append(sa.bindparam(name, type_=type_))
+                try:
+                    parameters[name] = python_value(value, type_)
+                except ValueError as exc:
+                    raise ValidationFailed(str(exc), f"$.input.{name}") from None
+        out.append(Statement(sa.text(rendered.sql).bindparams(*binds), rendered.display, parameters, shown))
+    return out
+
+
+def _source(runtime: Runtime, call: Call, view: View) -> DataSource:
+    sql = call.action.definition.sql
+    assert sql is not None
+    return runtime.engines.source(view, sql.source)
+
+
+async def run_sql(runtime: Runtime, call: Call, view: View) -> Any:
+    source = _source(runtime, call, view)
+    statements = _statements(call, runtime.engines.engine(source).dialect.name)
+    timeout = call.action.definition.timeout
+    affected: list[int] = []
+    returning: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(timeout):
+            conn = await runtime.engines.connect(source)
+            try:
+                async with conn.begin():
+                    for statement in statements:
+                        try:
+                            result = await conn.execute(statement.clause, statement.parameters)
+                        except sa.exc.DBAPIError as exc:
+                            raise statement_failed(exc, source.name, statement.display) from None
+                        rows = json_rows(result) if result.returns_rows else []
+                        affected.append(result.rowcount if result.rowcount >= 0 else len(rows))
+                        returning.extend(rows)
+            finally:
+                await conn.close()
+    except TimeoutError:
+        raise HandlerTimedOut(f"the statements did not finish within {timeout} seconds") from None
+    output: Any = {"rows_affected": affected, "returning": returning}
+    if call.action.definition.output_type is not None:
+        try:
+            output = validate_output(call.action.definition.output_type, output, view)
+        except OutputError as exc:
+            raise HandlerFailed(str(exc)) from None
+    return output
+
+
+async def preview_sql(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:
+    source = _source(runtime, call, view)
+    statements = _statements(call, runtime.engines.engine(source).dialect.name)
+    return {
+        "source": source.name,
+        "statements": [{"statement": s.display, "parameters": s.shown} for s in statements],
+    }

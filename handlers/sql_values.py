@@ -1,0 +1,112 @@
+"""JSON input values as database parameters, and database rows as JSON.
+
+PostgreSQL (asyncpg) checks every parameter against the type the statement expects, so a value
+is bound with the SQL type its GraphQL type names (`date`, `numeric`, `uuid`, ...) and converted
+to the Python object that type takes. SQLite stores what it is given, so there values go as
+they came (objects and lists as JSON text).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+_encode = msgspec.json.Encoder().encode
+
+# GraphQL scalar -> the SQL type its values are bound as on PostgreSQL. Others (String, ID,
+# enums, custom scalars) are bound untyped: the server infers the type from the statement.
+_BIND_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
+    "Int": sa.Integer(),
+    "int4": sa.Integer(),
+    "smallint": sa.SmallInteger(),
+    "bigint": sa.BigInteger(),
+    "Float": sa.Float(),
+    "float8": sa.Float(),
+    "numeric": sa.Numeric(),
+    "Boolean": sa.Boolean(),
+    "date": sa.Date(),
+    "time": sa.Time(),
+    "timestamp": sa.DateTime(),
+    "timestamptz": sa.DateTime(timezone=True),
+    "uuid": sa.Uuid(),
+    "json": sa.JSON(),
+    "jsonb": postgresql.JSONB(),
+}
+
+
+def bind_type(scalar: str, dialect: str) -> sa.types.TypeEngine[Any] | None:
+    return _BIND_TYPES.get(scalar) if dialect == "postgresql" else None
+
+
+def _datetime(value: Any) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value)
+
+
+def _date(value: Any) -> datetime.date:
+    return datetime.date.fromisoformat(value)
+
+
+def _time(value: Any) -> datetime.time:
+    return datetime.time.fromisoformat(value)
+
+
+def _decimal(value: Any) -> decimal.Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError
+    return decimal.Decimal(str(value))
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(value)
+
+
+# Checked in order: DateTime before Date (neither subclasses the other, but be explicit), Float
+# is a Numeric that takes floats as they are.
+_CONVERTERS: tuple[tuple[type[sa.types.TypeEngine[Any]], str, Callable[[Any], Any]], ...] = (
+    (sa.DateTime, "a date and time (ISO 8601)", _datetime),
+    (sa.Date, "a date (YYYY-MM-DD)", _date),
+    (sa.Time, "a time (HH:MM[:SS])", _time),
+    (sa.Float, "a number", float),
+    (sa.Numeric, "a number", _decimal),
+    (sa.Uuid, "a UUID", _uuid),
+)
+
+
+def python_value(value: Any, type_: sa.types.TypeEngine[Any]) -> Any:
+    """`value` as the Python object a column or parameter of `type_` takes; ValueError if it is not one."""
+    if value is None or isinstance(type_, sa.JSON):
+        return value
+    for kind, expected, convert in _CONVERTERS:
+        if isinstance(type_, kind):
+            if kind is sa.Uuid and not getattr(type_, "as_uuid", True):
+                return value
+            try:
+                return convert(value)
+            except (ValueError, TypeError, ArithmeticError):
+                raise ValueError(f"expected {expected}, got {value!r}") from None
+    return value
+
+
+def plain_value(value: Any) -> Any:
+    """A value bound untyped: objects and lists travel as JSON text."""
+    return _encode(value).decode() if isinstance(value, dict | list) else value
+
+
+def _number(value: Any) -> Any:
+    # Numbers stay numbers, as Hasura answers numeric columns by default.
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and value.is_finite() else float(value)
+    return value
+
+
+def json_rows(rows: Any) -> list[dict[str, Any]]:
+    """Rows as JSON-ready objects (dates as ISO strings, bytes as base64, numerics as numbers)."""
+    plain = [{key: _number(value) for key, value in row._mapping.items()} for row in rows]
+    return msgspec.to_builtins(plain)  # type: ignore[no-any-return]

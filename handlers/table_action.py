@@ -1,0 +1,196 @@
+"""Running `table` actions: insert, update or delete one row, found by its primary key.
+
+The table is introspected (and cached). Without declared arguments, the action's arguments are
+its columns: for insert every column but an auto-generated primary key, required when NOT NULL
+without a default; for update the primary key (required) and every other column (optional);
+for delete the primary key. An explicit null sets a column to NULL; an absent argument leaves it
+as it is (Metabase cannot tell the two apart).
+
+insert answers the created row; update the row as it now is; delete the row as it was. An
+update or delete that would touch no row fails with not-exists, one that would touch several
+with constraint-violation, and either way nothing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from handlers.context import Call, Runtime
+from handlers.database_errors import statement_failed
+from handlers.sql_values import json_rows, python_value
+from handlers.webhook import HandlerFailed, HandlerTimedOut
+from metadata.actions import Action, ArgumentDefinition, TableHandler
+from metadata.data_sources import DataSource
+from metadata.errors import ConstraintViolation, NotExists, ValidationFailed
+from metadata.objects import View
+from metadata.values import OutputError, validate_output
+
+# Column type -> the GraphQL type of its argument; checked in order (BigInteger is an Integer,
+# Float a Numeric, DateTime is checked before Date).
+_GRAPHQL_TYPES: tuple[tuple[type[sa.types.TypeEngine[Any]], str], ...] = (
+    (sa.Boolean, "Boolean"),
+    (sa.BigInteger, "bigint"),
+    (sa.Integer, "Int"),
+    (sa.Float, "Float"),
+    (sa.Numeric, "numeric"),
+    (sa.DateTime, "timestamptz"),
+    (sa.Date, "date"),
+    (sa.Time, "time"),
+    (sa.Uuid, "uuid"),
+    (sa.JSON, "jsonb"),
+    (sa.String, "String"),
+)
+
+
+def _graphql_type(column: sa.Column[Any]) -> str:
+    return next((name for kind, name in _GRAPHQL_TYPES if isinstance(column.type, kind)), "json")
+
+
+def _generated(column: sa.Column[Any], table: sa.Table) -> bool:
+    """A primary key the database fills in (serial, identity, SQLite's INTEGER PRIMARY KEY)."""
+    if not column.primary_key:
+        return False
+    if column.identity is not None or column.server_default is not None:
+        return True
+    single_integer = len(table.primary_key.columns) == 1 and isinstance(column.type, sa.Integer)
+    return single_integer and column.autoincrement in (True, "auto")
+
+
+@lru_cache(maxsize=1024)
+def derived_arguments(table: sa.Table, operation: str) -> tuple[ArgumentDefinition, ...]:
+    out = []
+    for column in table.columns:
+        type_ = _graphql_type(column)
+        if column.primary_key and operation != "insert":
+            required = True
+        elif operation == "delete" or (operation == "insert" and _generated(column, table)):
+            continue
+        else:
+            required = operation == "insert" and not column.nullable and column.server_default is None
+        out.append(ArgumentDefinition(name=column.name, type=f"{type_}!" if required else type_))
+    return tuple(out)
+
+
+def _handler(action: Action) -> TableHandler:
+    assert action.definition.table is not None
+    return action.definition.table
+
+
+async def table_of(runtime: Runtime, action: Action, view: View) -> tuple[DataSource, sa.Table]:
+    handler = _handler(action)
+    source = runtime.engines.source(view, handler.source)
+    return source, await runtime.engines.table(source, handler.schema, handler.table)
+
+
+def check_table(action: Action, table: sa.Table) -> str | None:
+    """Why the action cannot work on this table, or None."""
+    handler = _handler(action)
+    if handler.operation != "insert" and not table.primary_key.columns:
+        return f'table "{table.name}" has no primary key, which {handler.operation} needs to find one row'
+    for arg in action.definition.arguments:
+        if arg.name not in table.columns:
+            return f'argument "{arg.name}" is not a column of table "{table.name}"'
+    return None
+
+
+async def signature(runtime: Runtime, action: Action, view: View) -> Action:
+    """The action with its derived arguments when it declares none."""
+    if action.definition.arguments:
+        return action
+    _, table = await table_of(runtime, action, view)
+    derived = list(derived_arguments(table, _handler(action).operation))
+    return msgspec.structs.replace(action, definition=msgspec.structs.replace(action.definition, arguments=derived))
+
+
+def _values(table: sa.Table, given: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, value in given.items():
+        try:
+            out[name] = python_value(value, table.columns[name].type)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), f"$.input.{name}") from None
+    return out
+
+
+def _statement(table: sa.Table, operation: str, values: dict[str, Any]) -> tuple[sa.UpdateBase, dict[str, Any]]:
+    """The statement, and the primary key it finds its row by (empty for insert)."""
+    if operation == "insert":
+        return table.insert().values(values).returning(*table.columns), {}
+    key = {}
+    for column in table.primary_key.columns:
+        if values.get(column.name) is None:
+            raise ValidationFailed(f'the primary key column "{column.name}" needs a value', "$.input")
+        key[column.name] = values.pop(column.name)
+    where = sa.and_(*(table.columns[name] == value for name, value in key.items()))
+    if operation == "delete":
+        return table.delete().where(where).returning(*table.columns), key
+    if not values:
+        raise ValidationFailed("nothing to update: give at least one column besides the primary key", "$.input")
+    return table.update().where(where).values(values).returning(*table.columns), key
+
+
+def _described(key: dict[str, Any]) -> str:
+    return " and ".join(f"{name} = {value!r}" for name, value in key.items())
+
+
+async def run_table(runtime: Runtime, call: Call, view: View) -> Any:
+    source, table = await table_of(runtime, call.action, view)
+    operation = _handler(call.action).operation
+    statement, key = _statement(table, operation, _values(table, call.input))
+    timeout = call.action.definition.timeout
+    try:
+        async with asyncio.timeout(timeout):
+            conn = await runtime.engines.connect(source)
+            try:
+                async with conn.begin():
+                    try:
+                        rows = json_rows((await conn.execute(statement)).fetchall())
+                    except sa.exc.DBAPIError as exc:
+                        raise statement_failed(exc, source.name, str(statement)) from None
+                    if not rows:
+                        raise NotExists(f'no row of table "{table.name}" has {_described(key)}', "$.input")
+                    if len(rows) > 1:
+                        raise ConstraintViolation(
+                            f'{operation} would touch {len(rows)} rows of table "{table.name}"; '
+                            "exactly one was expected, nothing was changed",
+                            "$.input",
+                        )
+            finally:
+                await conn.close()
+    except TimeoutError:
+        raise HandlerTimedOut(f"the statement did not finish within {timeout} seconds") from None
+    output = rows[0]
+    if call.action.definition.output_type is not None:
+        try:
+            output = validate_output(call.action.definition.output_type, output, view)
+        except OutputError as exc:
+            raise HandlerFailed(str(exc)) from None
+    return output
+
+
+async def preview_table(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:
+    source, table = await table_of(runtime, call.action, view)
+    operation = _handler(call.action).operation
+    statement, key = _statement(table, operation, _values(table, call.input))
+    engine = runtime.engines.engine(source)
+    preview: dict[str, Any] = {
+        "source": source.name,
+        "statement": str(statement.compile(dialect=engine.dialect)),
+        "parameters": call.input,
+    }
+    if key:
+        where = sa.and_(*(table.columns[name] == value for name, value in key.items()))
+        conn = await runtime.engines.connect(source)
+        try:
+            rows = json_rows((await conn.execute(sa.select(table).where(where))).fetchall())
+        except sa.exc.DBAPIError as exc:
+            raise statement_failed(exc, source.name, None) from None
+        finally:
+            await conn.close()
+        preview["rows"] = rows
+    return preview
