@@ -5,16 +5,29 @@ reload_data_connectors?}: re-reads the whole current version from the store (Has
 accepted and have nothing to reload here); answers {message, is_consistent,
 inconsistent_objects?}. It changes no metadata, so it creates no version.
 get_inconsistent_metadata {}: {is_consistent, inconsistent_objects}.
+Both also try every data source (5 s at most each, in parallel): one that cannot be reached is
+reported, with the actions that use it; the server stays healthy.
 drop_inconsistent_metadata {}: removes every inconsistent object (actions whose types do not
-resolve, sections Switchboard does not serve).
+resolve, public links whose action is gone, sections Switchboard does not serve); a source that
+is only unreachable is left alone, as it may come back.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import msgspec
+
+from handlers.actions import remove_action
 from handlers.context import Context
-from metadata.consistency import inconsistent_actions, inconsistent_objects, unserved_section_names
+from metadata.consistency import (
+    action_entry,
+    dangling_links,
+    inconsistent_actions,
+    inconsistent_objects,
+    unserved_section_names,
+)
 from metadata.strict import Strict
 
 Flag = bool | list[str]
@@ -35,10 +48,39 @@ class DropInconsistentMetadata(Strict):
     pass
 
 
+async def _unreachable(ctx: Context) -> list[dict[str, Any]]:
+    """Sources that cannot be reached now, and the actions that use them."""
+    view = ctx.store.state
+    sources = [item.value for _, item in sorted(view.items("source"))]
+    reasons = await asyncio.gather(*(ctx.runtime.engines.probe(source) for source in sources))
+    out = []
+    for source, reason in zip(sources, reasons, strict=True):
+        if reason is None:
+            continue
+        out.append(
+            {
+                "definition": msgspec.to_builtins(source),
+                "name": f"source {source.name}",
+                "reason": f"Inconsistent object: {reason}",
+                "type": "source",
+            }
+        )
+        users = sorted(
+            (item.value for _, item in view.items("action") if item.value.definition.source == source.name),
+            key=lambda action: action.name,
+        )
+        out.extend(action_entry(action, f"Inconsistent object: {reason}") for action in users)
+    return out
+
+
+async def _report(ctx: Context) -> list[dict[str, Any]]:
+    return inconsistent_objects(ctx.store.state) + await _unreachable(ctx)
+
+
 async def reload_metadata(ctx: Context, args: ReloadMetadata) -> dict[str, Any]:
     await ctx.store.reload()
     ctx.runtime.engines.forget_tables()  # tables are introspected again on next use
-    objects = inconsistent_objects(ctx.store.state)
+    objects = await _report(ctx)
     body: dict[str, Any] = {"message": "success", "is_consistent": not objects}
     if objects:
         body["inconsistent_objects"] = objects
@@ -46,13 +88,15 @@ async def reload_metadata(ctx: Context, args: ReloadMetadata) -> dict[str, Any]:
 
 
 async def get_inconsistent_metadata(ctx: Context, args: GetInconsistentMetadata) -> dict[str, Any]:
-    objects = inconsistent_objects(ctx.store.state)
+    objects = await _report(ctx)
     return {"is_consistent": not objects, "inconsistent_objects": objects}
 
 
 async def drop_inconsistent_metadata(ctx: Context, args: DropInconsistentMetadata) -> None:
     draft = ctx.changing
     for entry in inconsistent_actions(draft):
-        draft.delete("action", entry["definition"]["name"])
+        remove_action(draft, entry["definition"]["name"], clear_data=False)
+    for entry in dangling_links(draft):
+        draft.delete("public_link", entry["definition"]["action"])
     for section in unserved_section_names(draft):
         draft.delete("section", section)

@@ -2,11 +2,13 @@
 actions, where a link lets anyone run one action.
 
 create_action_public_link {action} (admin): {uuid}; the same uuid when the action has a link.
-drop_action_public_link {action} (admin): the link stops working at once.
+drop_action_public_link {action} (admin): the link stops working at once (a link left without
+its action by replace_metadata can be dropped too).
 run_public_action {uuid, input?}: needs no credentials. The action runs as the public role
 (setting `public_role`, "public" by default) with no user session variables, whatever the
-caller sent; its input is checked as run_action checks it. Each link may run `public_rate_limit`
-times per second (default 10); beyond that, 429 with Retry-After. Errors carry no internals.
+caller sent, and no client headers are forwarded; its input is checked as run_action checks it.
+Each link may run `public_rate_limit` times per second in each server process (default 10);
+beyond that, 429 with Retry-After. Errors carry no internals, whoever calls.
 
 Errors: not-exists (unknown action; a link that does not exist, was dropped, or whose action
 was dropped), rate-limited (429), and every error of run_action.
@@ -21,7 +23,8 @@ from typing import Any
 from handlers.actions import existing_action
 from handlers.context import Changed, Context, Session
 from handlers.run_action import start
-from metadata.errors import NotExists, RateLimited
+from metadata.actions import Action
+from metadata.errors import NotExists, RateLimited, SwitchboardError
 from metadata.public_links import PublicLink
 from metadata.strict import Strict
 
@@ -46,18 +49,21 @@ async def create_action_public_link(ctx: Context, args: ActionLink) -> Changed:
 
 
 async def drop_action_public_link(ctx: Context, args: ActionLink) -> None:
+    """A link whose action is gone (a replace_metadata can leave one) can be dropped too: it is
+    the only way, short of another replace, to get rid of it."""
     draft = ctx.changing
-    existing_action(draft, args.action)
     if draft.get("public_link", args.action) is None:
+        existing_action(draft, args.action)
         raise NotExists(f'action "{args.action}" has no public link', "$.action")
     draft.delete("public_link", args.action)
 
 
-def _linked(ctx: Context, key: str) -> Any:
+def _linked(ctx: Context, key: str) -> Action | None:
     view = ctx.store.state
     for name, item in view.items("public_link"):
         if item.value.uuid == key:
-            return view.get("action", name)
+            action = view.get("action", name)
+            return action if isinstance(action, Action) else None
     return None
 
 
@@ -66,7 +72,9 @@ async def run_public_action(ctx: Context, args: RunPublicAction) -> Any:
     try:
         key = str(uuid.UUID(args.uuid))
     except ValueError:
-        key = args.uuid
+        # Not a UUID, so no link: answered without the catch-up below, which would otherwise
+        # cost a database round trip (under the store's sync lock) per anonymous request.
+        raise NotExists(f'public link "{args.uuid}" does not exist', "$.uuid") from None
     action = _linked(ctx, key)
     if action is None:
         await runtime.store.sync()  # another server may just have created it
@@ -77,4 +85,11 @@ async def run_public_action(ctx: Context, args: RunPublicAction) -> Any:
     if wait:
         raise RateLimited(f"too many runs of this public link; try again in {wait:.2f} seconds", math.ceil(wait))
     role = runtime.public_role
-    return await start(runtime, Session(role=role, variables={"x-hasura-role": role}), action, args.input)
+    try:
+        return await start(runtime, Session(role=role, variables={"x-hasura-role": role}), action, args.input)
+    except SwitchboardError as exc:
+        # The run is the public role's, and so is its answer, whoever calls: an admin's session
+        # (any caller's, when no admin secret is set) must not show a link's callers the
+        # handler's URL, headers or upstream answer.
+        exc.internal = None
+        raise

@@ -46,16 +46,18 @@ def _statements(call: Call, dialect: str) -> list[Statement]:
         for name in rendered.parameters:
             value = call.input.get(name)
             shown[name] = value
-            type_ = bind_type(scalars[name], dialect)
-            if type_ is None:
+            type_ = bind_type(scalars[name])
+            try:
+                converted = value if type_ is None else python_value(value, type_)
+            except ValueError as exc:
+                raise ValidationFailed(str(exc), f"$.input.{name}") from None
+            if type_ is None or dialect != "postgresql":
+                # SQLite stores what it is given: the value as it came, once checked.
                 binds.append(sa.bindparam(name))
                 parameters[name] = plain_value(value)
             else:
                 binds.append(sa.bindparam(name, type_=type_))
-                try:
-                    parameters[name] = python_value(value, type_)
-                except ValueError as exc:
-                    raise ValidationFailed(str(exc), f"$.input.{name}") from None
+                parameters[name] = converted
         out.append(Statement(sa.text(rendered.sql).bindparams(*binds), rendered.display, parameters, shown))
     return out
 

@@ -20,8 +20,9 @@ from sqlalchemy.dialects import postgresql
 
 _encode = msgspec.json.Encoder().encode
 
-# GraphQL scalar -> the SQL type its values are bound as on PostgreSQL. Others (String, ID,
-# enums, custom scalars) are bound untyped: the server infers the type from the statement.
+# GraphQL scalar -> the SQL type its values are checked against (everywhere) and bound as (on
+# PostgreSQL). Others (String, ID, enums, custom scalars) are bound untyped: the server infers
+# the type from the statement.
 _BIND_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "Int": sa.Integer(),
     "int4": sa.Integer(),
@@ -41,8 +42,8 @@ _BIND_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
 }
 
 
-def bind_type(scalar: str, dialect: str) -> sa.types.TypeEngine[Any] | None:
-    return _BIND_TYPES.get(scalar) if dialect == "postgresql" else None
+def bind_type(scalar: str) -> sa.types.TypeEngine[Any] | None:
+    return _BIND_TYPES.get(scalar)
 
 
 def _datetime(value: Any) -> datetime.datetime:

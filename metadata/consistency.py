@@ -88,7 +88,7 @@ def _is_empty(value: Any) -> bool:
     return value in (None, [], {})
 
 
-def _action_entry(action: Action, reason: str) -> dict[str, Any]:
+def action_entry(action: Action, reason: str) -> dict[str, Any]:
     definition = {"name": action.name, "definition": definition_document(action.definition), "comment": action.comment}
     return {"definition": definition, "name": f"action {action.name}", "reason": reason, "type": "action"}
 
@@ -104,7 +104,7 @@ def inconsistent_actions(view: View, names: Iterable[str] | None = None) -> list
     for action in sorted(actions, key=lambda a: a.name):
         problems = action_problems(action, view)
         if problems:
-            out.append(_action_entry(action, problems[0].message))
+            out.append(action_entry(action, problems[0].message))
     return out
 
 

@@ -47,6 +47,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def source_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database for sql/table actions to write to, on the store's backend (a second database)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'shop.db'}"
+        return
+    name = f"sb_source_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 ClientFactory = Callable[..., TestClient]
 
 
