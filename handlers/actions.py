@@ -2,14 +2,18 @@
 
 create_action {name, definition, comment?}: adds an action; Hasura's defaults are filled in
 (type mutation, kind synchronous, timeout 30, no headers, no arguments). Argument types must be
-input types, the output type an object, scalar or enum.
+input types, the output type an object, scalar or enum. A definition runs exactly one of
+`handler` (a webhook; output_type required), `sql` {source, statement | statements} (every
+{{tag}} a declared scalar argument) or `table` {source, table, operation, schema?} (the table is
+introspected now: it must exist, and have a primary key for update/delete).
 update_action {name, definition, comment?}: replaces definition and comment, keeps permissions.
-drop_action {name, clear_data? (true)}: removes the action and its permissions, and with
-clear_data its runs (in the same transaction).
+drop_action {name, clear_data? (true)}: removes the action, its permissions and public link, and
+with clear_data its runs (in the same transaction).
 
 Errors: parse-failed (malformed definition, bad GraphQL name or type string, a header reading a
 reserved environment variable), already-exists, not-exists, invalid-configuration (a type that
-does not resolve, with the path of the argument or output type).
+does not resolve, with the path of the argument or output type; an undefined source; a table
+that is not there), 502 (a table action's source cannot be reached).
 """
 
 from __future__ import annotations

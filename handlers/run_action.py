@@ -1,18 +1,24 @@
 """run_action, get_action_result, get_action_log: running actions and reading their runs.
 
-run_action {name, input?}: any role holding a permission on the action (or admin). To any other
-role the action does not exist: the same answer as an unknown name, so names do not leak.
-`input` is validated against the declared arguments before the handler is called. A synchronous
-action answers {"output": ...}; an asynchronous one {"action_id": "<uuid>"} as soon as the run
-is durably queued.
+run_action {name, input?, dry_run?}: any role holding a permission on the action (or admin). To
+any other role the action does not exist: the same answer as an unknown name, so names do not
+leak. `input` is validated against the arguments (declared, or a table action's derived ones)
+before anything runs. A synchronous action answers {"output": ...}; an asynchronous one
+{"action_id": "<uuid>"} as soon as the run is durably queued. The action runs by its kind
+(handlers/executors.py): a webhook, sql statements, or one table row.
+`dry_run: true` (admin only: it shows resolved headers) answers {dry_run, kind, ...} with what
+would happen, and does nothing: the HTTP request after transforms, the statements with their
+parameters, or a table statement with the rows it would touch.
 get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
 visible to admin, and to the role and x-hasura-user-id that created the run.
 get_action_log {action?, status?, limit?, offset?} (admin): {runs: [...]}, newest first: every
 async run, and sync runs when `audit_sync_runs` is on.
 
-Errors: not-exists (unknown or not permitted action, unknown run), validation-failed (input, with
-its path under $.args.input), invalid-configuration (an unset environment variable), the
-handler's own 4xx error, 502 (handler failed, bad output), 504 (timeout).
+Errors: not-exists (unknown or not permitted action, unknown run; a table row that is not
+there), validation-failed (input, with its path under $.args.input), invalid-configuration (an
+unset environment variable), access-denied (dry_run by a non-admin), the handler's own 4xx error,
+constraint-violation / data-exception (a statement the database refused), 502 (handler failed,
+bad output, source unreachable), 504 (timeout).
 """
 
 from __future__ import annotations

@@ -310,3 +310,12 @@ def test_drop_source(shop: TestClient) -> None:
     assert query(shop, "drop_source", {"name": "shop", "cascade": True}).status_code == 200
     document = query(shop, "export_metadata").json()
     assert "actions" not in document and "data_sources" not in document
+
+
+def test_literal_colons_question_marks_and_percents_stay_text(shop: TestClient, source_url: str) -> None:
+    define(
+        shop, "odd", "UPDATE products SET note = '10:30 ? %s %% $1 ::x :y' || {{x}} WHERE sku = 'A1'", {"x": "String!"}
+    )
+    response = run(shop, "odd", x="!")
+    assert response.status_code == 200, response.text
+    assert sql(source_url, "SELECT note FROM products WHERE sku = 'A1'") == [{"note": "10:30 ? %s %% $1 ::x :y!"}]
