@@ -6,7 +6,8 @@ accepted and have nothing to reload here); answers {message, is_consistent,
 inconsistent_objects?}. It changes no metadata, so it creates no version.
 get_inconsistent_metadata {}: {is_consistent, inconsistent_objects}.
 Both also try every data source (5 s at most each, in parallel): one that cannot be reached is
-reported, with the actions that use it; the server stays healthy.
+reported, with the actions that use it, and so is a table action whose table is gone or lacks
+the primary key it needs; the server stays healthy.
 drop_inconsistent_metadata {}: removes every inconsistent object (actions whose types do not
 resolve, public links whose action is gone, sections Switchboard does not serve); a source that
 is only unreachable is left alone, as it may come back.
@@ -21,6 +22,7 @@ import msgspec
 
 from handlers.actions import remove_action
 from handlers.context import Context
+from handlers.table_action import check_table, table_of
 from metadata.consistency import (
     action_entry,
     dangling_links,
@@ -28,6 +30,7 @@ from metadata.consistency import (
     inconsistent_objects,
     unserved_section_names,
 )
+from metadata.errors import SwitchboardError
 from metadata.strict import Strict
 
 Flag = bool | list[str]
@@ -48,33 +51,42 @@ class DropInconsistentMetadata(Strict):
     pass
 
 
-async def _unreachable(ctx: Context) -> list[dict[str, Any]]:
-    """Sources that cannot be reached now, and the actions that use them."""
+async def _live_problems(ctx: Context) -> list[dict[str, Any]]:
+    """Sources that cannot be reached now, with the actions that use them, and table actions
+    whose table is gone or no longer fits (a replace_metadata does not look at databases)."""
     view = ctx.store.state
     sources = [item.value for _, item in sorted(view.items("source"))]
-    reasons = await asyncio.gather(*(ctx.runtime.engines.probe(source) for source in sources))
-    out = []
-    for source, reason in zip(sources, reasons, strict=True):
-        if reason is None:
+    probes = await asyncio.gather(*(ctx.runtime.engines.probe(source) for source in sources))
+    reasons = {source.name: reason for source, reason in zip(sources, probes, strict=True)}
+    out = [
+        {
+            "definition": msgspec.to_builtins(source),
+            "name": f"source {source.name}",
+            "reason": f"Inconsistent object: {reasons[source.name]}",
+            "type": "source",
+        }
+        for source in sources
+        if reasons[source.name] is not None
+    ]
+    for _, item in sorted(view.items("action")):
+        action = item.value
+        source = action.definition.source
+        if source not in reasons:
             continue
-        out.append(
-            {
-                "definition": msgspec.to_builtins(source),
-                "name": f"source {source.name}",
-                "reason": f"Inconsistent object: {reason}",
-                "type": "source",
-            }
-        )
-        users = sorted(
-            (item.value for _, item in view.items("action") if item.value.definition.source == source.name),
-            key=lambda action: action.name,
-        )
-        out.extend(action_entry(action, f"Inconsistent object: {reason}") for action in users)
+        reason = reasons[source]
+        if reason is None and action.definition.table is not None:
+            try:
+                _, table = await table_of(ctx.runtime, action, view)
+                reason = check_table(action, table)
+            except SwitchboardError as exc:
+                reason = exc.message
+        if reason is not None:
+            out.append(action_entry(action, f"Inconsistent object: {reason}"))
     return out
 
 
 async def _report(ctx: Context) -> list[dict[str, Any]]:
-    return inconsistent_objects(ctx.store.state) + await _unreachable(ctx)
+    return inconsistent_objects(ctx.store.state) + await _live_problems(ctx)
 
 
 async def reload_metadata(ctx: Context, args: ReloadMetadata) -> dict[str, Any]:

@@ -322,15 +322,19 @@ def actions() -> None:
 @click.argument("name")
 @click.option("--input", "input_", default="{}", show_default=True, help="The action's arguments, as JSON.")
 @click.option("--role", help="Run as this role (X-Hasura-Role).")
+@click.option("--dry-run", is_flag=True, help="Show what the run would do (request, statements, row); do nothing.")
 @click.pass_obj
-def run(session: Session, name: str, input_: str, role: str | None) -> None:
+def run(session: Session, name: str, input_: str, role: str | None, dry_run: bool) -> None:
     """Run the action NAME; prints its output, or the id of an asynchronous run."""
     try:
         arguments = json.loads(input_)
     except ValueError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--input") from None
-    answer = session.call("run_action", {"name": name, "input": arguments}, role=role)
-    if "action_id" in answer:
+    args = {"name": name, "input": arguments, **({"dry_run": True} if dry_run else {})}
+    answer = session.call("run_action", args, role=role)
+    if dry_run:
+        session.emit(answer, json.dumps(answer, indent=2))
+    elif "action_id" in answer:
         session.emit(answer, f"action_id: {answer['action_id']}")
     else:
         session.emit(answer, json.dumps(answer.get("output"), indent=2))

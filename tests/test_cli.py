@@ -330,5 +330,9 @@ def test_actions_run_result_log(server: ServerProcess, tmp_path: Path) -> None:
         assert "status: completed" in ok(server, "actions", "result", run_id)
         assert run_id in ok(server, "actions", "log", "--action", "later")
         assert cli(server, "actions", "run", "echo", "--input", "{not json").returncode == 2
+        calls = len(webhook.calls("/echo"))
+        preview = json.loads(ok(server, "actions", "run", "echo", "--dry-run"))
+        assert preview["request"]["url"] == webhook.url("/echo") and preview["request"]["method"] == "POST"
+        assert len(webhook.calls("/echo")) == calls  # nothing was sent
     finally:
         webhook.close()

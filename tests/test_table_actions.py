@@ -166,3 +166,17 @@ def test_dry_run_shows_the_row_and_changes_nothing(shop: TestClient, source_url:
     assert body["parameters"] == {"id": 1}
     assert body["rows"] == [{"id": 1, "sku": "A1", "name": "Anvil", "price": 10.5, "note": None}]
     assert len(sql(source_url, "SELECT id FROM products")) == 2
+
+
+def test_a_table_that_goes_away_is_reported(shop: TestClient, source_url: str) -> None:
+    assert define(shop, "add_log", "log", "insert").status_code == 200
+    assert query(shop, "get_inconsistent_metadata").json() == {"is_consistent": True, "inconsistent_objects": []}
+    sql(source_url, "DROP TABLE log")
+    report = query(shop, "reload_metadata").json()
+    assert report["is_consistent"] is False
+    assert [(entry["name"], entry["reason"]) for entry in report["inconsistent_objects"]] == [
+        ("action add_log", 'Inconsistent object: table "log" does not exist in source "shop"')
+    ]
+    response = run(shop, "add_log", line="x")
+    assert response.status_code == 400
+    assert response.json()["code"] == "not-exists"
