@@ -64,6 +64,18 @@ def _decimal(value: Any) -> decimal.Decimal:
     return decimal.Decimal(str(value))
 
 
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
 def _uuid(value: Any) -> uuid.UUID:
     return uuid.UUID(value)
 
@@ -77,6 +89,8 @@ _CONVERTERS: tuple[tuple[type[sa.types.TypeEngine[Any]], str, Callable[[Any], An
     (sa.Float, "a number", float),
     (sa.Numeric, "a number", _decimal),
     (sa.Uuid, "a UUID", _uuid),
+    (sa.Integer, "an integer", _integer),
+    (sa.Boolean, "a boolean", _boolean),
 )
 
 

@@ -68,7 +68,7 @@ class DependencyError(SwitchboardError):
 
 
 class RateLimited(SwitchboardError):
-    code, status = "rate-limited", 429
+    code, status, absolute = "rate-limited", 429, True
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

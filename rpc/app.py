@@ -64,17 +64,17 @@ def create_app(config: Config | None = None) -> Starlette:
     async def query(request: Request) -> Response:
         admin = False
         try:
-            body = await request.body()
             try:
                 session = authenticate(request.headers, config)
             except SwitchboardError:
                 # Public links need no credentials: run_public_action goes on as an anonymous
                 # caller (it runs as the public role whoever calls).
-                if not is_public(body):
+                body = await _public_body(request)
+                if body is None or not is_public(body):
                     raise
-                session = Session(role=config.public_role)
+                return json_response(await execute(runtime, body, Session(role=config.public_role)))
             admin = session.is_admin
-            return json_response(await execute(runtime, body, session))
+            return json_response(await execute(runtime, await request.body(), session))
         except SwitchboardError as exc:
             return error_response(exc, admin)
         except Exception as exc:  # a bug: logged, and answered without internals
@@ -98,6 +98,27 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.runtime = runtime
     app.state.config = config
     return app
+
+
+# The most an unauthenticated request may make the server buffer to see whether it is public.
+PUBLIC_BODY_LIMIT = 1 << 20
+
+
+async def _public_body(request: Request) -> bytes | None:
+    """The body of a request that failed authentication, or None past PUBLIC_BODY_LIMIT bytes.
+
+    Authentication comes before the body is read; only a request that may be run_public_action
+    is read at all without credentials, and then never beyond the limit, so anonymous callers
+    cannot make the server hold bodies of any size.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > PUBLIC_BODY_LIMIT:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _expire_runs(runs: Runs, days: float) -> None:

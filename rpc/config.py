@@ -41,6 +41,11 @@ class Config(Strict):
     public_role: Annotated[str, msgspec.Meta(min_length=1)] = "public"
     public_rate_limit: Annotated[float, msgspec.Meta(gt=0)] = 10
 
+    def __post_init__(self) -> None:
+        if self.public_role == "admin":
+            # Anyone holding a link would run its action as admin.
+            raise ValueError('public_role may not be "admin"')
+
 
 # Settings whose environment variable holds JSON (as Hasura's HASURA_GRAPHQL_JWT_SECRET does).
 STRUCTURED = frozenset({"jwt_secret"})
@@ -84,5 +89,5 @@ def load_config(path: str | None = None, environ: dict[str, str] | None = None) 
     except ParseFailed as exc:
         key = exc.path[2:] if exc.path != "$" else ""
         message = exc.message.replace("unknown field", "unknown setting")
-        where = source.get(key, str(path))
+        where = source.get(key) or (str(path) if path else "settings")
         raise ConfigError(f"{where}: {message}" + (f" (setting {key})" if key else "")) from None
