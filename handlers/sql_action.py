@@ -8,21 +8,18 @@ against it as a webhook's answer is.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from handlers.context import Call, Runtime
-from handlers.database_errors import statement_failed
 from handlers.sql_values import bind_type, json_rows, plain_value, python_value
-from handlers.webhook import HandlerFailed, HandlerTimedOut
+from handlers.transactions import checked_output, connection, execute
 from metadata.data_sources import DataSource
 from metadata.errors import ValidationFailed
 from metadata.graphql_types import parse_graphql_type
 from metadata.objects import View
-from metadata.values import OutputError, validate_output
 
 
 @dataclass(frozen=True)
@@ -71,33 +68,15 @@ def _source(runtime: Runtime, call: Call, view: View) -> DataSource:
 async def run_sql(runtime: Runtime, call: Call, view: View) -> Any:
     source = _source(runtime, call, view)
     statements = _statements(call, runtime.engines.engine(source).dialect.name)
-    timeout = call.action.definition.timeout
     affected: list[int] = []
     returning: list[dict[str, Any]] = []
-    try:
-        async with asyncio.timeout(timeout):
-            conn = await runtime.engines.connect(source)
-            try:
-                async with conn.begin():
-                    for statement in statements:
-                        try:
-                            result = await conn.execute(statement.clause, statement.parameters)
-                        except sa.exc.DBAPIError as exc:
-                            raise statement_failed(exc, source.name, statement.display) from None
-                        rows = json_rows(result) if result.returns_rows else []
-                        affected.append(result.rowcount if result.rowcount >= 0 else len(rows))
-                        returning.extend(rows)
-            finally:
-                await conn.close()
-    except TimeoutError:
-        raise HandlerTimedOut(f"the statements did not finish within {timeout} seconds") from None
-    output: Any = {"rows_affected": affected, "returning": returning}
-    if call.action.definition.output_type is not None:
-        try:
-            output = validate_output(call.action.definition.output_type, output, view)
-        except OutputError as exc:
-            raise HandlerFailed(str(exc)) from None
-    return output
+    async with connection(runtime.engines, source, call.action.definition.timeout) as conn, conn.begin():
+        for statement in statements:
+            result = await execute(conn, source, statement.clause, statement.parameters, statement.display)
+            rows = json_rows(result) if result.returns_rows else []
+            affected.append(result.rowcount if result.rowcount >= 0 else len(rows))
+            returning.extend(rows)
+    return checked_output(call.action, {"rows_affected": affected, "returning": returning}, view)
 
 
 async def preview_sql(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:

@@ -13,7 +13,7 @@ with constraint-violation, and either way nothing changes.
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -21,14 +21,12 @@ import msgspec
 import sqlalchemy as sa
 
 from handlers.context import Call, Runtime
-from handlers.database_errors import statement_failed
 from handlers.sql_values import json_rows, python_value
-from handlers.webhook import HandlerFailed, HandlerTimedOut
+from handlers.transactions import checked_output, connection, execute
 from metadata.actions import Action, ArgumentDefinition, TableHandler
 from metadata.data_sources import DataSource
 from metadata.errors import ConstraintViolation, NotExists, ValidationFailed
 from metadata.objects import View
-from metadata.values import OutputError, validate_output
 
 # Column type -> the GraphQL type of its argument; checked in order (BigInteger is an Integer,
 # Float a Numeric, DateTime is checked before Date).
@@ -117,10 +115,16 @@ def _values(table: sa.Table, given: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _statement(table: sa.Table, operation: str, values: dict[str, Any]) -> tuple[sa.UpdateBase, dict[str, Any]]:
-    """The statement, and the primary key it finds its row by (empty for insert)."""
+@dataclass(frozen=True)
+class Plan:
+    statement: sa.UpdateBase
+    key: dict[str, Any]  # the primary key of the row to touch (empty for insert)
+    where: sa.ColumnElement[bool] | None
+
+
+def _plan(table: sa.Table, operation: str, values: dict[str, Any]) -> Plan:
     if operation == "insert":
-        return table.insert().values(values).returning(*table.columns), {}
+        return Plan(table.insert().values(values).returning(*table.columns), {}, None)
     key = {}
     for column in table.primary_key.columns:
         if values.get(column.name) is None:
@@ -128,10 +132,10 @@ def _statement(table: sa.Table, operation: str, values: dict[str, Any]) -> tuple
         key[column.name] = values.pop(column.name)
     where = sa.and_(*(table.columns[name] == value for name, value in key.items()))
     if operation == "delete":
-        return table.delete().where(where).returning(*table.columns), key
+        return Plan(table.delete().where(where).returning(*table.columns), key, where)
     if not values:
         raise ValidationFailed("nothing to update: give at least one column besides the primary key", "$.input")
-    return table.update().where(where).values(values).returning(*table.columns), key
+    return Plan(table.update().where(where).values(values).returning(*table.columns), key, where)
 
 
 def _described(key: dict[str, Any]) -> str:
@@ -141,56 +145,32 @@ def _described(key: dict[str, Any]) -> str:
 async def run_table(runtime: Runtime, call: Call, view: View) -> Any:
     source, table = await table_of(runtime, call.action, view)
     operation = _handler(call.action).operation
-    statement, key = _statement(table, operation, _values(table, call.input))
-    timeout = call.action.definition.timeout
-    try:
-        async with asyncio.timeout(timeout):
-            conn = await runtime.engines.connect(source)
-            try:
-                async with conn.begin():
-                    try:
-                        rows = json_rows((await conn.execute(statement)).fetchall())
-                    except sa.exc.DBAPIError as exc:
-                        raise statement_failed(exc, source.name, str(statement)) from None
-                    if not rows:
-                        raise NotExists(f'no row of table "{table.name}" has {_described(key)}', "$.input")
-                    if len(rows) > 1:
-                        raise ConstraintViolation(
-                            f'{operation} would touch {len(rows)} rows of table "{table.name}"; '
-                            "exactly one was expected, nothing was changed",
-                            "$.input",
-                        )
-            finally:
-                await conn.close()
-    except TimeoutError:
-        raise HandlerTimedOut(f"the statement did not finish within {timeout} seconds") from None
-    output = rows[0]
-    if call.action.definition.output_type is not None:
-        try:
-            output = validate_output(call.action.definition.output_type, output, view)
-        except OutputError as exc:
-            raise HandlerFailed(str(exc)) from None
-    return output
+    plan = _plan(table, operation, _values(table, call.input))
+    async with connection(runtime.engines, source, call.action.definition.timeout) as conn, conn.begin():
+        rows = json_rows((await execute(conn, source, plan.statement)).fetchall())
+        if not rows:
+            raise NotExists(f'no row of table "{table.name}" has {_described(plan.key)}', "$.input")
+        if len(rows) > 1:
+            raise ConstraintViolation(
+                f'{operation} would touch {len(rows)} rows of table "{table.name}"; '
+                "exactly one was expected, nothing was changed",
+                "$.input",
+            )
+    return checked_output(call.action, rows[0], view)
 
 
 async def preview_table(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:
     source, table = await table_of(runtime, call.action, view)
     operation = _handler(call.action).operation
-    statement, key = _statement(table, operation, _values(table, call.input))
+    plan = _plan(table, operation, _values(table, call.input))
     engine = runtime.engines.engine(source)
     preview: dict[str, Any] = {
         "source": source.name,
-        "statement": str(statement.compile(dialect=engine.dialect)),
+        "statement": str(plan.statement.compile(dialect=engine.dialect)),
         "parameters": call.input,
     }
-    if key:
-        where = sa.and_(*(table.columns[name] == value for name, value in key.items()))
-        conn = await runtime.engines.connect(source)
-        try:
-            rows = json_rows((await conn.execute(sa.select(table).where(where))).fetchall())
-        except sa.exc.DBAPIError as exc:
-            raise statement_failed(exc, source.name, None) from None
-        finally:
-            await conn.close()
-        preview["rows"] = rows
+    if plan.where is not None:
+        async with connection(runtime.engines, source, call.action.definition.timeout) as conn:
+            found = await execute(conn, source, sa.select(table).where(plan.where))
+            preview["rows"] = json_rows(found.fetchall())
     return preview

@@ -196,34 +196,31 @@ class Action(Strict):
         check_name(self.name)
 
 
+# Hasura's export order of a definition's keys (Switchboard's `sql` and `table` after `handler`).
+DEFINITION_ORDER = (
+    "handler", "sql", "table", "output_type", "forward_client_headers", "headers", "arguments",
+    "request_transform", "response_transform", "type", "kind", "timeout", "retry_conf",
+)  # fmt: skip
+
+
 def definition_document(d: ActionDefinition) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    if d.handler is not None:
-        doc["handler"] = d.handler
-    if d.sql is not None:
-        doc["sql"] = msgspec.to_builtins(d.sql)
-    if d.table is not None:
-        doc["table"] = msgspec.to_builtins(d.table)
-    if d.output_type is not None:
-        doc["output_type"] = d.output_type
-    if d.forward_client_headers:
-        doc["forward_client_headers"] = True
-    if d.headers:
-        doc["headers"] = msgspec.to_builtins(d.headers)
-    if d.arguments:
-        doc["arguments"] = msgspec.to_builtins(d.arguments)
-    if d.request_transform is not None:
-        doc["request_transform"] = d.request_transform
-    if d.response_transform is not None:
-        doc["response_transform"] = d.response_transform
-    doc["type"] = d.type
-    if d.type == "mutation":
-        doc["kind"] = d.kind
-    if d.timeout != DEFAULT_TIMEOUT:
-        doc["timeout"] = d.timeout
-    if d.retry_conf is not None:
-        doc["retry_conf"] = msgspec.to_builtins(d.retry_conf)
-    return doc
+    """The definition as Hasura exports it: its key order, defaults (and `kind` of a query) left out."""
+    values = {
+        "handler": d.handler,
+        "sql": d.sql,
+        "table": d.table,
+        "output_type": d.output_type,
+        "forward_client_headers": d.forward_client_headers or None,
+        "headers": d.headers or None,
+        "arguments": d.arguments or None,
+        "request_transform": d.request_transform,
+        "response_transform": d.response_transform,
+        "type": d.type,
+        "kind": d.kind if d.type == "mutation" else None,
+        "timeout": d.timeout if d.timeout != DEFAULT_TIMEOUT else None,
+        "retry_conf": d.retry_conf,
+    }
+    return {key: msgspec.to_builtins(values[key]) for key in DEFINITION_ORDER if values[key] is not None}
 
 
 def action_document(action: Action) -> dict[str, Any]:

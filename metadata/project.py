@@ -7,8 +7,15 @@ custom type names, with object relationships) and `actions.graphql` (SDL: the ac
 their descriptions). Sections Switchboard keeps but does not serve go to the files the Hasura CLI
 uses for them (`databases/databases.yaml`, `remote_schemas.yaml`, ...).
 
+Beyond Hasura: Switchboard's own sections go to `data_sources.yaml` and `public_links.yaml`. A
+`sql` or `table` action without an output type is no GraphQL field (a field needs a type), so it
+is not in `actions.graphql`: its whole definition, arguments and type included, stays in
+`actions.yaml`. Reading, an `actions.yaml` entry without an SDL field is accepted only when its
+definition has `sql` or `table` and no `output_type`. A sql/table action with an output type is
+laid out as a webhook action is.
+
 `write_project(document, dir)` then `read_project(dir)` gives back the same document (as
-`export_metadata` writes it), so export -> apply -> export is byte-identical.
+`export_metadata` writes it, key order included), so export -> apply -> export is byte-identical.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from typing import Any
 import graphql
 import yaml
 from graphql.language import ast
+
+from metadata.actions import DEFINITION_ORDER
+from metadata.document import SECTION_ORDER
 
 VERSION_FILE = "version.yaml"
 ACTIONS_FILE = "actions.yaml"
@@ -43,12 +53,25 @@ SECTION_FILES = {
     "functions": "functions.yaml",
     "query_templates": "query_templates.yaml",
 }
+# Switchboard's own sections (not Hasura's), each in a file of its own.
+OWN_SECTION_FILES = {
+    "data_sources": "data_sources.yaml",
+    "public_links": "public_links.yaml",
+}
+_ALL_SECTION_FILES = {**SECTION_FILES, **OWN_SECTION_FILES}
 # Sections a Hasura project holds empty when unused; an empty one is the same as none.
 _EMPTY: tuple[Any, ...] = ([], {}, None)
 
 # Hasura CLI's order of an action definition's keys in actions.yaml (the rest follow as exported).
 _DEFINITION_FIRST = ("kind", "handler")
 _SDL_KEYS = ("arguments", "output_type", "type")
+# Keys that make an action run SQL, which needs no output type (the others are webhooks).
+_NO_OUTPUT_RUNNERS = ("sql", "table")
+# export_metadata's key orders (DEFINITION_ORDER, the msgspec Structs of custom_types.py); keys
+# not listed follow in the order they were read.
+_ACTION_ORDER = ("name", "definition", "comment", "permissions")
+_TYPE_ORDER = ("name", "fields", "values", "description", "relationships")
+_OBJECT_FIELD_ORDER = ("name", "type", "arguments", "description")
 _ROOTS = {"Mutation": "mutation", "Query": "query"}
 _TYPE_SECTIONS = ("input_objects", "objects", "scalars", "enums")  # the export's order
 _INCLUDE = "!include "
@@ -181,7 +204,7 @@ def read_project(directory: str | Path) -> dict[str, Any]:
     document: dict[str, Any] = {"version": version}
     if version == 3:
         document["sources"] = []
-    for section, file in SECTION_FILES.items():
+    for section, file in _ALL_SECTION_FILES.items():
         if (root / file).exists():
             value = _load_yaml(root / file, root)
             if value not in _EMPTY:
@@ -192,31 +215,43 @@ def read_project(directory: str | Path) -> dict[str, Any]:
     fields, declared = _parse_sdl(sdl) if sdl.strip() else ({}, {s: [] for s in _TYPE_SECTIONS})
 
     actions = []
+    seen: set[Any] = set()
     for i, entry in enumerate(_list(listed.get("actions"), f"{ACTIONS_FILE}: actions")):
         entry = _mapping(entry, f"{ACTIONS_FILE}: actions[{i}]")
         name = entry.get("name")
-        if name not in fields:
-            raise ProjectError(f'{ACTIONS_FILE}: action "{name}" is not declared in {SDL_FILE}')
-        action_type, field = fields.pop(name)
+        if name in seen:
+            raise ProjectError(f'{ACTIONS_FILE}: action "{name}" is listed twice')
+        seen.add(name)
         definition = dict(_mapping(entry.get("definition"), f'{ACTIONS_FILE}: action "{name}" definition'))
-        for key in _SDL_KEYS:
-            if key in definition:
-                raise ProjectError(f'{ACTIONS_FILE}: action "{name}": "{key}" belongs in {SDL_FILE}')
-        arguments = _inputs(field.arguments)
-        definition = {
-            **definition,
-            **({"arguments": arguments} if arguments else {}),
-            "output_type": graphql.print_ast(field.type),
-            "type": action_type,
-        }
-        action = {"name": name, "definition": definition}
-        comment = entry.get("comment", field.description.value if field.description else None)
+        described = None
+        if name in fields:
+            action_type, field = fields.pop(name)
+            for key in _SDL_KEYS:
+                if key in definition:
+                    raise ProjectError(f'{ACTIONS_FILE}: action "{name}": "{key}" belongs in {SDL_FILE}')
+            arguments = _inputs(field.arguments)
+            definition |= {
+                **({"arguments": arguments} if arguments else {}),
+                "output_type": graphql.print_ast(field.type),
+                "type": action_type,
+            }
+            described = field.description.value if field.description else None
+        elif not any(key in definition for key in _NO_OUTPUT_RUNNERS):
+            raise ProjectError(f'{ACTIONS_FILE}: action "{name}" is not declared in {SDL_FILE}')
+        elif "output_type" in definition:
+            raise ProjectError(
+                f'{ACTIONS_FILE}: action "{name}" has an output_type but is not declared in {SDL_FILE}; '
+                "an action with an output type is a field of type Mutation or type Query there"
+            )
+        # else: a sql/table action without an output type; actions.yaml holds all of it.
+        action = {"name": name, "definition": _ordered(definition, DEFINITION_ORDER)}
+        comment = entry.get("comment", described)
         if comment is not None:
             action["comment"] = comment
         for key, value in entry.items():
             if key not in ("name", "definition", "comment"):
                 action[key] = value
-        actions.append(action)
+        actions.append(_ordered(action, _ACTION_ORDER))
     if fields:
         names = ", ".join(f'"{n}"' for n in fields)
         raise ProjectError(f"{SDL_FILE}: actions {names} have no entry in {ACTIONS_FILE}")
@@ -237,10 +272,27 @@ def read_project(directory: str | Path) -> dict[str, Any]:
                 )
             _merge_listed(found, entry)
         if declared[section]:
-            custom_types[section] = declared[section]
+            custom_types[section] = [_ordered_type(t) for t in declared[section]]
     if custom_types:
         document["custom_types"] = custom_types
-    return document
+    return {key: document[key] for key in sorted(document, key=_section_order)}
+
+
+def _ordered(mapping: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    """The mapping with `order`'s keys first, in that order, then the others as they were."""
+    return {**{k: mapping[k] for k in order if k in mapping}, **{k: v for k, v in mapping.items() if k not in order}}
+
+
+def _ordered_type(declared: dict[str, Any]) -> dict[str, Any]:
+    ordered = _ordered(declared, _TYPE_ORDER)
+    if "fields" in ordered and "values" not in ordered:
+        ordered["fields"] = [_ordered(f, _OBJECT_FIELD_ORDER) for f in ordered["fields"]]
+    return ordered
+
+
+def _section_order(key: str) -> tuple[int, str]:
+    """export_metadata's order of top-level keys (metadata/document.py); v1/v2 keys follow, sorted."""
+    return (SECTION_ORDER.index(key), "") if key in SECTION_ORDER else (len(SECTION_ORDER), key)
 
 
 def _merge_listed(declared: dict[str, Any], listed: dict[str, Any]) -> None:
@@ -318,7 +370,7 @@ def _sdl(document: dict[str, Any]) -> str:
         fields = [
             _field_node({"name": a["name"], "type": a["definition"]["output_type"]}, a["definition"].get("arguments"))
             for a in document.get("actions") or []
-            if a["definition"].get("type", "mutation") == action_type
+            if _in_sdl(a) and a["definition"].get("type", "mutation") == action_type
         ]
         if fields:
             definitions.append(
@@ -371,13 +423,24 @@ def _sdl(document: dict[str, Any]) -> str:
     return graphql.print_ast(ast.DocumentNode(definitions=tuple(definitions))) + "\n"
 
 
+def _in_sdl(action: dict[str, Any]) -> bool:
+    """Whether an action is a field of actions.graphql: it is unless it has no output type."""
+    definition = action["definition"]
+    if "output_type" in definition:
+        return True
+    if not any(key in definition for key in _NO_OUTPUT_RUNNERS):
+        raise ProjectError(f'action "{action["name"]}": a webhook action needs an output_type')
+    return False
+
+
 def _listed_actions(document: dict[str, Any]) -> list[dict[str, Any]]:
     listed = []
     for action in document.get("actions") or []:
         definition = action["definition"]
         entry: dict[str, Any] = {"name": action["name"]}
+        in_sdl = _SDL_KEYS if _in_sdl(action) else ()  # without an SDL field, all of it stays here
         ordered = {k: definition[k] for k in _DEFINITION_FIRST if k in definition}
-        ordered |= {k: v for k, v in definition.items() if k not in _SDL_KEYS and k not in ordered}
+        ordered |= {k: v for k, v in definition.items() if k not in in_sdl and k not in ordered}
         entry["definition"] = ordered
         entry |= {k: v for k, v in action.items() if k not in ("name", "definition")}
         listed.append(entry)
@@ -414,11 +477,11 @@ def _listed_types(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def project_files(document: dict[str, Any]) -> dict[str, str]:
     """{relative path: text} of the project of a document (v1/v2/v3, as export_metadata gives)."""
-    unknown = set(document) - set(SECTION_FILES) - {"version", "actions", "custom_types"}
+    unknown = set(document) - set(_ALL_SECTION_FILES) - {"version", "actions", "custom_types"}
     if unknown:
         raise ProjectError(f"unknown metadata sections: {', '.join(sorted(unknown))}")
     files = {VERSION_FILE: _dump_yaml({"version": document.get("version", 3)})}
-    for section, file in SECTION_FILES.items():
+    for section, file in _ALL_SECTION_FILES.items():
         value = document.get(section)
         if value not in _EMPTY:
             files[file] = _dump_yaml(value)
@@ -433,7 +496,7 @@ def write_project(document: dict[str, Any], directory: str | Path) -> list[str]:
     root = Path(directory)
     files = project_files(document)
     root.mkdir(parents=True, exist_ok=True)
-    for file in [*SECTION_FILES.values(), VERSION_FILE, ACTIONS_FILE, SDL_FILE]:
+    for file in [*_ALL_SECTION_FILES.values(), VERSION_FILE, ACTIONS_FILE, SDL_FILE]:
         if file not in files and (root / file).is_file():
             (root / file).unlink()
     for file, text in files.items():

@@ -34,31 +34,28 @@ def _pg_admin(sql: str) -> None:
     asyncio.run(run())
 
 
+def _database(backend: str, directory: Path, name: str) -> Iterator[str]:
+    """A SQLite file in `directory`, or a uniquely named PostgreSQL database dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / f'{name}.db'}"
+        return
+    unique = f"sb_{name}_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{unique}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{unique}"
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{unique}" WITH (FORCE)')
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'switchboard.db'}"
-        return
-    name = f"sb_test_{uuid.uuid4().hex[:12]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from _database(request.param, tmp_path, "switchboard")
 
 
 @pytest.fixture
 def source_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     """A database for sql/table actions to write to, on the store's backend (a second database)."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'shop.db'}"
-        return
-    name = f"sb_source_{uuid.uuid4().hex[:12]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from _database("sqlite" if database_url.startswith("sqlite") else "postgres", tmp_path, "shop")
 
 
 ClientFactory = Callable[..., TestClient]
