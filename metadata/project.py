@@ -29,6 +29,7 @@ from graphql.language import ast
 
 from metadata.actions import DEFINITION_ORDER
 from metadata.document import SECTION_ORDER
+from metadata.sdl import ROOTS, TYPE_SECTIONS, SdlError, field_node, inputs, parse_sdl, print_sdl
 
 VERSION_FILE = "version.yaml"
 ACTIONS_FILE = "actions.yaml"
@@ -72,8 +73,6 @@ _NO_OUTPUT_RUNNERS = ("sql", "table")
 _ACTION_ORDER = ("name", "definition", "comment", "permissions")
 _TYPE_ORDER = ("name", "fields", "values", "description", "relationships")
 _OBJECT_FIELD_ORDER = ("name", "type", "arguments", "description")
-_ROOTS = {"Mutation": "mutation", "Query": "query"}
-_TYPE_SECTIONS = ("input_objects", "objects", "scalars", "enums")  # the export's order
 _INCLUDE = "!include "
 
 
@@ -112,71 +111,6 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _description(node: ast.Node) -> dict[str, str]:
-    described: ast.StringValueNode | None = getattr(node, "description", None)
-    return {"description": described.value} if described is not None else {}
-
-
-def _deprecated(node: ast.EnumValueDefinitionNode) -> bool:
-    return any(d.name.value == "deprecated" for d in node.directives or ())
-
-
-def _inputs(nodes: Any) -> list[dict[str, Any]]:
-    return [{"name": n.name.value, "type": graphql.print_ast(n.type), **_description(n)} for n in nodes or ()]
-
-
-def _parse_sdl(text: str) -> tuple[dict[str, tuple[str, ast.FieldDefinitionNode]], dict[str, list[dict[str, Any]]]]:
-    """Actions {name: (type, field)} and custom types {section: [type]} of actions.graphql."""
-    try:
-        document = graphql.parse(text, no_location=False)
-    except graphql.GraphQLError as exc:
-        raise ProjectError(f"{SDL_FILE}: {exc.message} {exc.locations or ''}".strip()) from None
-    actions: dict[str, tuple[str, ast.FieldDefinitionNode]] = {}
-    types: dict[str, list[dict[str, Any]]] = {section: [] for section in _TYPE_SECTIONS}
-    seen: set[str] = set()
-    for node in document.definitions:
-        name = getattr(getattr(node, "name", None), "value", None)
-        where = f"{SDL_FILE}:{node.loc.start_token.line if node.loc else '?'}"
-        if isinstance(node, ast.ObjectTypeDefinitionNode | ast.ObjectTypeExtensionNode) and name in _ROOTS:
-            for field in node.fields or ():
-                if field.name.value in actions:
-                    raise ProjectError(f'{where}: action "{field.name.value}" is declared twice')
-                actions[field.name.value] = (_ROOTS[name], field)
-            continue
-        if name is None or isinstance(node, ast.TypeExtensionNode):
-            raise ProjectError(f"{where}: only type, input, scalar and enum declarations are supported")
-        if name in seen:
-            raise ProjectError(f'{where}: type "{name}" is declared twice')
-        seen.add(name)
-        declared: dict[str, Any] = {"name": name, **_description(node)}
-        if isinstance(node, ast.ObjectTypeDefinitionNode):
-            declared["fields"] = _fields(node.fields, where)
-            types["objects"].append(declared)
-        elif isinstance(node, ast.InputObjectTypeDefinitionNode):
-            declared["fields"] = _inputs(node.fields)
-            types["input_objects"].append(declared)
-        elif isinstance(node, ast.ScalarTypeDefinitionNode):
-            types["scalars"].append(declared)
-        elif isinstance(node, ast.EnumTypeDefinitionNode):
-            declared["values"] = [
-                {"value": v.name.value, **_description(v), **({"is_deprecated": True} if _deprecated(v) else {})}
-                for v in node.values or ()
-            ]
-            types["enums"].append(declared)
-        else:
-            raise ProjectError(f"{where}: only type, input, scalar and enum declarations are supported")
-    return actions, types
-
-
-def _fields(nodes: Any, where: str) -> list[dict[str, Any]]:
-    fields = []
-    for n in nodes or ():
-        if n.arguments:
-            raise ProjectError(f'{where}: field "{n.name.value}" of an object type cannot take arguments')
-        fields.append({"name": n.name.value, "type": graphql.print_ast(n.type), **_description(n)})
-    return fields
-
-
 def _mapping(value: Any, what: str) -> dict[str, Any]:
     if value is None:
         return {}
@@ -212,7 +146,7 @@ def read_project(directory: str | Path) -> dict[str, Any]:
 
     listed = _mapping(_load_yaml(root / ACTIONS_FILE, root), ACTIONS_FILE) if (root / ACTIONS_FILE).exists() else {}
     sdl = (root / SDL_FILE).read_text(encoding="utf-8") if (root / SDL_FILE).exists() else ""
-    fields, declared = _parse_sdl(sdl) if sdl.strip() else ({}, {s: [] for s in _TYPE_SECTIONS})
+    fields, declared = _read_sdl(sdl) if sdl.strip() else ({}, {s: [] for s in TYPE_SECTIONS})
 
     actions = []
     seen: set[Any] = set()
@@ -229,7 +163,7 @@ def read_project(directory: str | Path) -> dict[str, Any]:
             for key in _SDL_KEYS:
                 if key in definition:
                     raise ProjectError(f'{ACTIONS_FILE}: action "{name}": "{key}" belongs in {SDL_FILE}')
-            arguments = _inputs(field.arguments)
+            arguments = inputs(field.arguments)
             definition |= {
                 **({"arguments": arguments} if arguments else {}),
                 "output_type": graphql.print_ast(field.type),
@@ -260,7 +194,7 @@ def read_project(directory: str | Path) -> dict[str, Any]:
 
     listed_types = _mapping(listed.get("custom_types"), f"{ACTIONS_FILE}: custom_types")
     custom_types = {}
-    for section in _TYPE_SECTIONS:
+    for section in TYPE_SECTIONS:
         by_name = {t["name"]: t for t in declared[section]}
         for entry in _list(listed_types.get(section), f"{ACTIONS_FILE}: custom_types.{section}"):
             entry = _mapping(entry, f"{ACTIONS_FILE}: custom_types.{section}")
@@ -322,105 +256,23 @@ def _dump_yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
 
 
-def _string(text: str) -> ast.StringValueNode:
-    """A description: a block string where it reads back exactly, else an escaped one."""
-    if "\n" in text:
-        block = ast.StringValueNode(value=text, block=True)
-        parsed = graphql.parse_value(graphql.print_ast(block))
-        if isinstance(parsed, ast.StringValueNode) and parsed.value == text:
-            return block
-    return ast.StringValueNode(value=text, block=False)
-
-
-def _name(value: str) -> ast.NameNode:
-    return ast.NameNode(value=value)
-
-
-def _described(entry: dict[str, Any]) -> ast.StringValueNode | None:
-    description = entry.get("description")
-    return _string(description) if description is not None else None
-
-
-def _input_nodes(entries: list[dict[str, Any]]) -> tuple[ast.InputValueDefinitionNode, ...]:
-    return tuple(
-        ast.InputValueDefinitionNode(
-            name=_name(e["name"]),
-            type=graphql.parse_type(e["type"]),
-            description=_described(e),
-            directives=(),
-            default_value=None,
-        )
-        for e in entries
-    )
-
-
-def _field_node(entry: dict[str, Any], arguments: list[dict[str, Any]] | None = None) -> ast.FieldDefinitionNode:
-    return ast.FieldDefinitionNode(
-        name=_name(entry["name"]),
-        type=graphql.parse_type(entry["type"]),
-        description=_described(entry),
-        arguments=_input_nodes(arguments or []),
-        directives=(),
-    )
+def _read_sdl(text: str) -> tuple[dict[str, tuple[str, ast.FieldDefinitionNode]], dict[str, list[dict[str, Any]]]]:
+    try:
+        return parse_sdl(text)
+    except SdlError as exc:
+        raise ProjectError(f"{SDL_FILE}:{exc}") from None
 
 
 def _sdl(document: dict[str, Any]) -> str:
-    definitions: list[ast.DefinitionNode] = []
-    for root, action_type in _ROOTS.items():
-        fields = [
-            _field_node({"name": a["name"], "type": a["definition"]["output_type"]}, a["definition"].get("arguments"))
+    roots = {
+        root: [
+            field_node({"name": a["name"], "type": a["definition"]["output_type"]}, a["definition"].get("arguments"))
             for a in document.get("actions") or []
             if _in_sdl(a) and a["definition"].get("type", "mutation") == action_type
         ]
-        if fields:
-            definitions.append(
-                ast.ObjectTypeDefinitionNode(
-                    name=_name(root), fields=tuple(fields), interfaces=(), directives=(), description=None
-                )
-            )
-    types = document.get("custom_types") or {}
-    for entry in types.get("input_objects") or []:
-        definitions.append(
-            ast.InputObjectTypeDefinitionNode(
-                name=_name(entry["name"]),
-                description=_described(entry),
-                fields=_input_nodes(entry["fields"]),
-                directives=(),
-            )
-        )
-    for entry in types.get("objects") or []:
-        definitions.append(
-            ast.ObjectTypeDefinitionNode(
-                name=_name(entry["name"]),
-                description=_described(entry),
-                fields=tuple(_field_node(f) for f in entry["fields"]),
-                interfaces=(),
-                directives=(),
-            )
-        )
-    for entry in types.get("scalars") or []:
-        definitions.append(
-            ast.ScalarTypeDefinitionNode(name=_name(entry["name"]), description=_described(entry), directives=())
-        )
-    for entry in types.get("enums") or []:
-        values = []
-        for value in entry["values"]:
-            deprecated = (
-                (ast.ConstDirectiveNode(name=_name("deprecated"), arguments=()),) if value.get("is_deprecated") else ()
-            )
-            values.append(
-                ast.EnumValueDefinitionNode(
-                    name=_name(value["value"]), description=_described(value), directives=deprecated
-                )
-            )
-        definitions.append(
-            ast.EnumTypeDefinitionNode(
-                name=_name(entry["name"]), description=_described(entry), values=tuple(values), directives=()
-            )
-        )
-    if not definitions:
-        return ""
-    return graphql.print_ast(ast.DocumentNode(definitions=tuple(definitions))) + "\n"
+        for root, action_type in ROOTS.items()
+    }
+    return print_sdl(roots, document.get("custom_types") or {})
 
 
 def _in_sdl(action: dict[str, Any]) -> bool:
@@ -450,7 +302,7 @@ def _listed_actions(document: dict[str, Any]) -> list[dict[str, Any]]:
 def _listed_types(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     types = document.get("custom_types") or {}
     listed: dict[str, list[dict[str, Any]]] = {}
-    for section in sorted(_TYPE_SECTIONS):  # the Hasura CLI's (alphabetical) order
+    for section in sorted(TYPE_SECTIONS):  # the Hasura CLI's (alphabetical) order
         listed[section] = []
         for entry in types.get(section) or []:
             item: dict[str, Any] = {"name": entry["name"]}
