@@ -57,7 +57,7 @@ class Engines:
         url = resolve_url(source)
         engine = self._engines.get(url)
         if engine is None:
-            engine = create_async_engine(url, pool_pre_ping=True)
+            engine = create_async_engine(url)
             if engine.dialect.name == "sqlite":
                 sa.event.listen(engine.sync_engine, "connect", _sqlite_foreign_keys)
             self._engines[url] = engine

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.context import Call, Runtime
 from handlers.sql_values import bind_type, json_rows, plain_value, python_value
-from handlers.transactions import checked_output, connection, execute
+from handlers.transactions import checked_output, execute, transaction
 from metadata.data_sources import DataSource
 from metadata.errors import ValidationFailed
 from metadata.graphql_types import parse_graphql_type
@@ -68,15 +69,19 @@ def _source(runtime: Runtime, call: Call, view: View) -> DataSource:
 async def run_sql(runtime: Runtime, call: Call, view: View) -> Any:
     source = _source(runtime, call, view)
     statements = _statements(call, runtime.engines.engine(source).dialect.name)
-    affected: list[int] = []
-    returning: list[dict[str, Any]] = []
-    async with connection(runtime.engines, source, call.action.definition.timeout) as conn, conn.begin():
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        affected: list[int] = []
+        returning: list[dict[str, Any]] = []
         for statement in statements:
             result = await execute(conn, source, statement.clause, statement.parameters, statement.display)
             rows = json_rows(result) if result.returns_rows else []
             affected.append(result.rowcount if result.rowcount >= 0 else len(rows))
             returning.extend(rows)
-    return checked_output(call.action, {"rows_affected": affected, "returning": returning}, view)
+        return {"rows_affected": affected, "returning": returning}
+
+    output = await transaction(runtime.engines, source, call.action.definition.timeout, work)
+    return checked_output(call.action, output, view)
 
 
 async def preview_sql(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:

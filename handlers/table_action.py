@@ -19,10 +19,11 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.context import Call, Runtime
 from handlers.sql_values import json_rows, python_value
-from handlers.transactions import checked_output, connection, execute
+from handlers.transactions import checked_output, execute, transaction
 from metadata.actions import Action, ArgumentDefinition, TableHandler
 from metadata.data_sources import DataSource
 from metadata.errors import ConstraintViolation, NotExists, ValidationFailed
@@ -146,17 +147,21 @@ async def run_table(runtime: Runtime, call: Call, view: View) -> Any:
     source, table = await table_of(runtime, call.action, view)
     operation = _handler(call.action).operation
     plan = _plan(table, operation, _values(table, call.input))
-    async with connection(runtime.engines, source, call.action.definition.timeout) as conn, conn.begin():
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
         rows = json_rows((await execute(conn, source, plan.statement)).fetchall())
         if not rows:
             raise NotExists(f'no row of table "{table.name}" has {_described(plan.key)}', "$.input")
-        if len(rows) > 1:
+        if len(rows) > 1:  # raised inside the transaction: rolled back
             raise ConstraintViolation(
                 f'{operation} would touch {len(rows)} rows of table "{table.name}"; '
                 "exactly one was expected, nothing was changed",
                 "$.input",
             )
-    return checked_output(call.action, rows[0], view)
+        return rows[0]
+
+    row = await transaction(runtime.engines, source, call.action.definition.timeout, work)
+    return checked_output(call.action, row, view)
 
 
 async def preview_table(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:
@@ -170,7 +175,10 @@ async def preview_table(runtime: Runtime, call: Call, view: View) -> dict[str, A
         "parameters": call.input,
     }
     if plan.where is not None:
-        async with connection(runtime.engines, source, call.action.definition.timeout) as conn:
-            found = await execute(conn, source, sa.select(table).where(plan.where))
-            preview["rows"] = json_rows(found.fetchall())
+        where = plan.where
+
+        async def touched(conn: AsyncConnection) -> list[dict[str, Any]]:
+            return json_rows((await execute(conn, source, sa.select(table).where(where))).fetchall())
+
+        preview["rows"] = await transaction(runtime.engines, source, call.action.definition.timeout, touched)
     return preview

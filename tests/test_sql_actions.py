@@ -322,3 +322,21 @@ def test_literal_colons_question_marks_and_percents_stay_text(shop: TestClient, 
     response = run(shop, "odd", x="!")
     assert response.status_code == 200, response.text
     assert sql(source_url, "SELECT note FROM products WHERE sku = 'A1'") == [{"note": "10:30 ? %s %% $1 ::x :y!"}]
+
+
+def test_a_dropped_pool_connection_is_replaced_and_the_run_goes_through(
+    shop: TestClient, source_url: str, database_url: str
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("a SQLite file has no server to drop connections")
+    define(shop, "bump", "UPDATE stock SET qty = qty + 1 WHERE shop = 'north'", {})
+    assert run(shop, "bump").status_code == 200  # the pool now holds a connection
+    killed = sql(
+        source_url,
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    assert killed[0]["n"] >= 1
+    response = run(shop, "bump")
+    assert response.status_code == 200, response.text
+    assert sql(source_url, "SELECT qty FROM stock WHERE shop = 'north'") == [{"qty": 7}]  # 5 + 2: once each
