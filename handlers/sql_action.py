@@ -9,6 +9,7 @@ against it as a webhook's answer is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,12 @@ class Statement:
     shown: dict[str, Any]  # bound values, as the caller gave them
 
 
+@lru_cache(maxsize=4096)
+def _clause(sql: str, binds: tuple[tuple[str, sa.types.TypeEngine[Any] | None], ...]) -> sa.TextClause:
+    """Built once per statement shape: text() parses the SQL for its parameters."""
+    return sa.text(sql).bindparams(*(sa.bindparam(name, type_=type_) for name, type_ in binds))
+
+
 def _statements(call: Call, dialect: str) -> list[Statement]:
     definition = call.action.definition
     assert definition.sql is not None
@@ -38,7 +45,7 @@ def _statements(call: Call, dialect: str) -> list[Statement]:
     out = []
     for template in definition.sql.templates():
         rendered = template.render(call.input)
-        binds: list[sa.BindParameter[Any]] = []
+        binds: list[tuple[str, sa.types.TypeEngine[Any] | None]] = []
         parameters: dict[str, Any] = {}
         shown: dict[str, Any] = {}
         for name in rendered.parameters:
@@ -51,12 +58,12 @@ def _statements(call: Call, dialect: str) -> list[Statement]:
                 raise ValidationFailed(str(exc), f"$.input.{name}") from None
             if type_ is None or dialect != "postgresql":
                 # SQLite stores what it is given: the value as it came, once checked.
-                binds.append(sa.bindparam(name))
+                binds.append((name, None))
                 parameters[name] = plain_value(value)
             else:
-                binds.append(sa.bindparam(name, type_=type_))
+                binds.append((name, type_))
                 parameters[name] = converted
-        out.append(Statement(sa.text(rendered.sql).bindparams(*binds), rendered.display, parameters, shown))
+        out.append(Statement(_clause(rendered.sql, tuple(binds)), rendered.display, parameters, shown))
     return out
 
 

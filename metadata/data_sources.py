@@ -8,6 +8,8 @@ to asyncpg; any other `dialect+driver://` is used as given.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlalchemy as sa
 
 from metadata.actions import check_env_name
@@ -16,6 +18,7 @@ from metadata.strict import Strict
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg"}
 
 
+@lru_cache(maxsize=256)  # on every run of a sql/table action
 def async_url(url: str) -> str:
     """The URL with its asyncio driver; a ValueError when it is no SQLAlchemy URL."""
     try:
