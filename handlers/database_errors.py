@@ -37,19 +37,19 @@ def _driver_error(exc: sa.exc.DBAPIError) -> BaseException:
     return orig.__cause__ if orig.__cause__ is not None else orig
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def connection_failed(source: str, exc: BaseException) -> SourceUnreachable:
-    return SourceUnreachable(f'source "{source}" cannot be reached', internal={"error": _first_line(exc)})
+    return SourceUnreachable(f'source "{source}" cannot be reached', internal={"error": first_line(exc)})
 
 
 def statement_failed(exc: sa.exc.DBAPIError, source: str, statement: str | None) -> SwitchboardError:
     if exc.connection_invalidated:
         return connection_failed(source, exc)
     driver = _driver_error(exc)
-    message = _first_line(driver)
+    message = first_line(driver)
     internal: dict[str, Any] = {"statement": statement} if statement is not None else {}
     if not isinstance(exc, sa.exc.IntegrityError):
         return DataException(message, internal=internal or None)

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from handlers.database_errors import SourceUnreachable, connection_failed
+from handlers.database_errors import SourceUnreachable, connection_failed, first_line
 from metadata.data_sources import DataSource, async_url
 from metadata.errors import InvalidConfiguration, NotExists
 from metadata.objects import View
@@ -40,6 +40,10 @@ def resolve_url(source: DataSource) -> str:
         return async_url(value)
     except ValueError as exc:
         raise InvalidConfiguration(f'source "{source.name}": {exc}') from None
+
+
+def _where(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name
 
 
 class Engines:
@@ -93,8 +97,14 @@ class Engines:
                     lambda sync: sa.Table(name, sa.MetaData(), schema=schema, autoload_with=sync)
                 )
             except sa.exc.NoSuchTableError:
-                where = f"{schema}.{name}" if schema else name
-                raise NotExists(f'table "{where}" does not exist in source "{source.name}"') from None
+                raise NotExists(f'table "{_where(schema, name)}" does not exist in source "{source.name}"') from None
+            except sa.exc.DBAPIError as exc:  # an unknown schema, say: the source's error, not the store's
+                if exc.connection_invalidated:
+                    raise connection_failed(source.name, exc) from None
+                reason = first_line(exc.orig if exc.orig is not None else exc)
+                raise NotExists(
+                    f'table "{_where(schema, name)}" cannot be read in source "{source.name}": {reason}'
+                ) from None
             finally:
                 await conn.close()
             self._tables[key] = table

@@ -286,3 +286,42 @@ def test_sync_runs_are_logged_when_auditing(make_client: ClientFactory, webhook:
     assert run(client, {"user": {"email": "x"}}).status_code == 200
     [logged] = query(client, "get_action_log").json()["runs"]
     assert (logged["mode"], logged["status"], logged["output"]) == ("sync", "completed", {"id": 1})
+
+
+def test_dry_run_shows_the_transformed_request_and_sends_nothing(
+    client: TestClient, webhook: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USERS_API_KEY", "k-123")
+    transform = {
+        "version": 2,
+        "template_engine": "Kriti",
+        "method": "PUT",
+        "url": "{{$base_url}}/users/{{$session_variables['x-hasura-user-id']}}",
+        "body": {"action": "transform", "template": '{"mail": {{$body.input.user.email}}}'},
+    }
+    define(
+        client,
+        webhook.respond("/api", body={"id": 1}),
+        headers=[{"name": "X-Api-Key", "value_from_env": "USERS_API_KEY"}],
+        request_transform=transform,
+    )
+    args = {"name": "create_user", "input": {"user": {"email": "a@b.c"}}, "dry_run": True}
+    response = query(client, "run_action", args, headers={"X-Hasura-User-Id": "42"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "dry_run": True,
+        "kind": "webhook",
+        "request": {
+            "method": "PUT",
+            "url": webhook.url("/api") + "/users/42",
+            "headers": {"content-type": "application/json", "user-agent": "@any", "x-api-key": "k-123"}
+            | {"user-agent": response.json()["request"]["headers"]["user-agent"]},
+            "body": {"mail": "a@b.c"},
+        },
+    }
+    assert webhook.calls("/api") == [] and webhook.calls("/api/users/42") == []
+    # Input is checked as for a real run; other roles may not preview.
+    bad = query(client, "run_action", {**args, "input": {}})
+    assert bad.json()["code"] == "validation-failed"
+    denied = query(client, "run_action", args, headers=USER)
+    assert denied.status_code == 400 and denied.json()["code"] == "access-denied"

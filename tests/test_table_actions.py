@@ -19,8 +19,9 @@ def shop(client: TestClient, source_url: str) -> TestClient:
     return client
 
 
-def define(client: TestClient, name: str, table: str, operation: str, **more: Any) -> Any:
-    definition = {"table": {"source": "shop", "table": table, "operation": operation}, **more}
+def define(client: TestClient, name: str, table: str, operation: str, schema: str | None = None, **more: Any) -> Any:
+    located = {"schema": schema} if schema else {}
+    definition = {"table": {"source": "shop", "table": table, "operation": operation, **located}, **more}
     return query(client, "create_action", {"name": name, "definition": definition})
 
 
@@ -180,3 +181,14 @@ def test_a_table_that_goes_away_is_reported(shop: TestClient, source_url: str) -
     response = run(shop, "add_log", line="x")
     assert response.status_code == 400
     assert response.json()["code"] == "not-exists"
+
+
+def test_a_table_in_a_named_schema(shop: TestClient, database_url: str) -> None:
+    schema = "main" if database_url.startswith("sqlite") else "public"
+    assert define(shop, "add_stock", "stock", "insert", schema=schema).status_code == 200
+    assert run(shop, "add_stock", shop="west", sku="B2", qty=4).json() == {
+        "output": {"shop": "west", "sku": "B2", "qty": 4}
+    }
+    response = define(shop, "elsewhere", "stock", "insert", schema="nowhere")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid-configuration"
