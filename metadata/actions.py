@@ -111,7 +111,8 @@ class TableHandler(Strict):
     schema: str | None = None  # the source's default schema when absent
 
 
-# A definition runs exactly one of these; only webhooks need an output type.
+# A definition runs exactly one of handler (a webhook), sql or table; these fields shape a
+# webhook call, so they are refused with the others.
 WEBHOOK_ONLY = ("headers", "forward_client_headers", "request_transform", "response_transform")
 
 
