@@ -167,5 +167,7 @@ async def _execute(runtime: Runtime, envelope: Envelope, op: Operation, args: An
                 await store.sync()
                 fresh = True
                 continue
+            if any(kind == "source" for kind, _ in changes):
+                await runtime.engines.prune(store.state)
             return _finish(result, version)
     raise _conflict(store.resource_version)

@@ -110,6 +110,20 @@ class Engines:
             self._tables[key] = table
         return table
 
+    async def prune(self, view: View) -> None:
+        """Close the pools no source uses any more (dropped, or its URL changed), so a database
+        left behind is not held open until the server stops."""
+        used = set()
+        for _, item in view.items("source"):
+            try:
+                used.add(resolve_url(item.value))
+            except InvalidConfiguration:
+                continue
+        for url in [url for url in self._engines if url not in used]:
+            engine = self._engines.pop(url)
+            self._tables = {key: table for key, table in self._tables.items() if key[0] != url}
+            await engine.dispose()
+
     def forget_tables(self) -> None:
         self._tables.clear()
 

@@ -301,8 +301,9 @@ def test_url_from_env(make_client: ClientFactory, source_url: str, monkeypatch: 
     assert response.status_code == 400
 
 
-def test_drop_source(shop: TestClient) -> None:
+def test_drop_source(shop: TestClient, source_url: str) -> None:
     define(shop, "a", "SELECT 1", {})
+    assert run(shop, "a").status_code == 200  # the source's pool is open
     response = query(shop, "drop_source", {"name": "shop"})
     assert response.status_code == 400
     assert response.json() == {
@@ -311,6 +312,11 @@ def test_drop_source(shop: TestClient) -> None:
         "code": "dependency-error",
     }
     assert query(shop, "drop_source", {"name": "shop", "cascade": True}).status_code == 200
+    if source_url.startswith("postgresql"):  # and its pool is closed: nothing holds the database
+        others = (
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert sql(source_url, others) == [{"n": 0}]
     document = query(shop, "export_metadata").json()
     assert "actions" not in document and "data_sources" not in document
 
