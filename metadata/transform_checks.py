@@ -1,14 +1,31 @@
 """Checks of `request_transform` / `response_transform` definitions, so that metadata refuses
-a transform whose templates do not parse (with the field and position) when an action is saved."""
+a transform whose templates do not parse (with the field and position) when an action is saved.
+
+A malformed transform (a wrong key or type) is a ValueError, which decoding reports as
+parse-failed; a template that does not parse is Hasura's 400 validation-failed
+"request transform validation failed", the template's field and position in `internal`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from metadata.errors import SwitchboardError
 from metadata.kriti import parse, parse_text
 from metadata.kriti_nodes import KritiParseError
 
 _BODY_ACTIONS = ("transform", "remove", "x_www_form_urlencoded")
+
+
+class TemplateInvalid(SwitchboardError):
+    """Not a ValueError: msgspec passes it through a Struct's __post_init__ unchanged."""
+
+    code, status = "validation-failed", 400
+
+    def __init__(self, where: str, detail: str, error_code: str = "Parse Error") -> None:
+        which = where.split("_", 1)[0]  # request / response
+        super().__init__(
+            f"{which} transform validation failed", internal=[{"error_code": error_code, "message": detail}]
+        )
 
 
 def _check(condition: bool, message: str) -> None:
@@ -21,7 +38,7 @@ def _template(where: str, value: Any, text: bool) -> None:
     try:
         (parse_text if text else parse)(value)
     except KritiParseError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        raise TemplateInvalid(where, f"{where}: {exc}") from None
 
 
 def _check_body(where: str, body: Any, version: int) -> None:
@@ -58,7 +75,8 @@ def _common(where: str, transform: Any, allowed: set[str]) -> int:
 
 
 def validate_request_transform(transform: Any) -> None:
-    """Raise ValueError (naming the field and the template position) for a bad request_transform."""
+    """Raise ValueError for a malformed request_transform, TemplateInvalid (naming the field and
+    the template position) for a template that does not parse."""
     where = "request_transform"
     allowed = {"method", "url", "body", "query_params", "request_headers", "content_type", "version", "template_engine"}
     _common(where, transform, allowed)
@@ -94,7 +112,7 @@ def validate_request_transform(transform: Any) -> None:
 
 
 def validate_response_transform(transform: Any) -> None:
-    """Raise ValueError for a bad response_transform."""
+    """Raise ValueError / TemplateInvalid for a bad response_transform."""
     _common("response_transform", transform, {"body", "version", "template_engine"})
 
 

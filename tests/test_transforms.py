@@ -12,7 +12,7 @@ import yaml
 from starlette.testclient import TestClient
 
 from metadata.kriti import KritiEvalError, KritiParseError, parse, parse_text
-from metadata.transform_checks import validate_transforms
+from metadata.transform_checks import TemplateInvalid, validate_transforms
 from tests.conftest import query
 from tests.test_run_action import USER, define, run, wait_for
 from tests.webhook import Webhook
@@ -238,8 +238,18 @@ def test_transforms_of_real_projects_validate() -> None:
     ],
 )
 def test_validation_refuses_bad_transforms(request_transform: Any, response_transform: Any, message: str) -> None:
-    with pytest.raises(ValueError, match="^" + message.replace("[", r"\[").replace("(", r"\(").replace("?", r"\?")):
+    """Malformed transforms are ValueErrors (parse-failed); templates that do not parse are
+    Hasura's "... transform validation failed", with the field and position in `internal`."""
+    with pytest.raises((ValueError, TemplateInvalid)) as caught:
         validate_transforms(request_transform, response_transform)
+    if isinstance(caught.value, TemplateInvalid):
+        which = "request" if request_transform is not None else "response"
+        assert caught.value.message == f"{which} transform validation failed"
+        assert caught.value.code == "validation-failed"
+        assert caught.value.internal[0]["error_code"] == "Parse Error"
+        assert caught.value.internal[0]["message"].startswith(message)
+    else:
+        assert str(caught.value).startswith(message)
 
 
 # ------------------------------------------------------------------------- against a real webhook
@@ -378,8 +388,9 @@ def test_a_template_that_does_not_parse_is_never_a_silent_success(client: TestCl
     definition = {"handler": webhook.url("/p"), "output_type": "Out", "request_transform": {"url": "{{ $base_url "}}
     created = query(client, "create_action", {"name": "p", "definition": definition})
     if created.status_code == 400:
-        assert created.json()["code"] == "parse-failed"
-        assert "request_transform.url: Parse error:" in created.json()["error"]
+        assert created.json()["code"] == "validation-failed"
+        assert created.json()["error"] == "request transform validation failed"
+        assert created.json()["internal"][0]["message"].startswith("request_transform.url: Parse error:")
     else:
         response = query(client, "run_action", {"name": "p", "input": {}})
         assert response.status_code == 500
@@ -431,11 +442,23 @@ def test_webhook_transform_previews_without_sending(client: TestClient, webhook:
     assert webhook.received == []
 
 
-def test_webhook_transform_resolves_env_in_the_url(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PREVIEW_BASE", "http://svc")
-    args = {"webhook_url": "{{PREVIEW_BASE}}/x", "body": {}, "request_transform": {"url": "{{$base_url}}/y"}}
+def test_webhook_transform_reads_variables_from_the_sample_env_only(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Hasura: a preview never shows the server's real environment."""
+    monkeypatch.setenv("PREVIEW_BASE", "http://real-secret-host")
+    args: dict[str, Any] = {
+        "webhook_url": "{{PREVIEW_BASE}}/x",
+        "env": {"PREVIEW_BASE": "http://svc"},
+        "body": {},
+        "request_transform": {"url": "{{$base_url}}/y"},
+    }
     assert query(client, "test_webhook_transform", args).json()["webhook_url"] == "http://svc/x/y"
-    args["webhook_url"] = "{{PREVIEW_UNSET_VAR}}"
+    args["webhook_url"] = {"from_env": "PREVIEW_BASE"}
+    assert query(client, "test_webhook_transform", args).json()["webhook_url"] == "http://svc/y"
+    del args["env"]
     unset = query(client, "test_webhook_transform", args)
     assert unset.status_code == 400
-    assert unset.json()["code"] == "invalid-configuration"
+    assert unset.json()["code"] == "not-found"
+    assert unset.json()["error"].startswith("Missing Env Var: PREVIEW_BASE. For security reasons")
+    assert "real-secret-host" not in unset.text
