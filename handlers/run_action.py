@@ -6,7 +6,7 @@ leak. `input` is validated against the arguments (declared, or a table action's 
 before anything runs. A synchronous action answers {"output": ...}; an asynchronous one
 {"action_id": "<uuid>"} as soon as the run is durably queued. The action runs by its kind
 (handlers/executors.py): a webhook, sql statements, or one table row.
-`dry_run: true` (admin only: it shows resolved headers) answers {dry_run, kind, ...} with what
+`dry_run: true` (admin only: it shows statements and requests) answers {dry_run, kind, ...} with what
 would happen, and does nothing: the HTTP request after transforms, the statements with their
 parameters, or a table statement with the rows it would touch.
 get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
@@ -82,7 +82,7 @@ async def run_action(ctx: Context, args: RunAction) -> Any:
     runtime, session = ctx.runtime, ctx.session
     action = await runnable(runtime, session, args.name)
     if args.dry_run and not session.is_admin:
-        # A preview shows resolved header values and statements: an admin's view.
+        # A preview shows the statements and requests behind an action: an admin's view.
         raise AccessDenied("dry_run is restricted to admin", "$.dry_run")
     return await start(runtime, session, action, args.input, args.dry_run)
 

@@ -134,8 +134,12 @@ def webhook_request_of(call: Call) -> tuple[str, str, dict[str, str], bytes | No
 
 
 async def preview_webhook(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:
-    """What a dry run shows: the request after transforms, not sent."""
+    """What a dry run shows: the request after transforms, not sent. Header values read from the
+    environment are shown as where they come from, never as the secret itself."""
     method, url, headers, data, _ = webhook_request_of(call)
+    for header in call.action.definition.headers:
+        if header.value_from_env is not None and header.name.lower() in headers:
+            headers[header.name.lower()] = f"<from env {header.value_from_env}>"
     shown: Any = None
     if data is not None:
         try:
