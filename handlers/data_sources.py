@@ -20,20 +20,16 @@ from metadata.errors import AlreadyExists, DependencyError, NotExists
 from metadata.strict import Strict
 
 
-class AddSource(DataSource):
-    pass
-
-
 class DropSource(Strict):
     name: str
     cascade: bool = False
 
 
-async def add_source(ctx: Context, args: AddSource) -> None:
+async def add_source(ctx: Context, args: DataSource) -> None:
     draft = ctx.changing
     if draft.get("source", args.name) is not None:
         raise AlreadyExists(f'source with name "{args.name}" already exists', "$.name")
-    draft.put("source", args.name, DataSource(name=args.name, url=args.url, url_from_env=args.url_from_env))
+    draft.put("source", args.name, args)
 
 
 async def drop_source(ctx: Context, args: DropSource) -> None:

@@ -42,6 +42,13 @@ def resolve_url(source: DataSource) -> str:
         raise InvalidConfiguration(f'source "{source.name}": {exc}') from None
 
 
+def data_source(view: View, name: str) -> DataSource:
+    source = view.get("source", name)
+    if not isinstance(source, DataSource):
+        raise NotExists(f'source with name "{name}" does not exist')
+    return source
+
+
 def _where(schema: str | None, name: str) -> str:
     return f"{schema}.{name}" if schema else name
 
@@ -50,12 +57,6 @@ class Engines:
     def __init__(self) -> None:
         self._engines: dict[str, AsyncEngine] = {}
         self._tables: dict[tuple[str, str | None, str], sa.Table] = {}
-
-    def source(self, view: View, name: str) -> DataSource:
-        source = view.get("source", name)
-        if not isinstance(source, DataSource):
-            raise NotExists(f'source with name "{name}" does not exist')
-        return source
 
     def engine(self, source: DataSource) -> AsyncEngine:
         url = resolve_url(source)

@@ -2,7 +2,8 @@
 
 Each executor runs a call (`run`), shows what a run would do without doing it (`preview`, for
 `dry_run`), and may widen the action's signature before its input is checked (`signature`:
-table actions derive their arguments from the table's columns).
+table actions derive their arguments from the table's columns; the others run as declared, with
+no extra await on the run path).
 """
 
 from __future__ import annotations
@@ -20,15 +21,11 @@ from metadata.actions import Action
 from metadata.objects import View
 
 
-async def _as_declared(runtime: Runtime, action: Action, view: View) -> Action:
-    return action
-
-
 @dataclass(frozen=True)
 class Executor:
     run: Callable[[Runtime, Call, View], Awaitable[Any]]
     preview: Callable[[Runtime, Call, View], Awaitable[dict[str, Any]]]
-    signature: Callable[[Runtime, Action, View], Awaitable[Action]] = _as_declared
+    signature: Callable[[Runtime, Action, View], Awaitable[Action]] | None = None  # None: as declared
 
 
 EXECUTORS: dict[str, Executor] = {

@@ -22,6 +22,7 @@ from handlers import (
 )
 from handlers import test_webhook_transform as transform_preview
 from handlers.context import Context
+from metadata.data_sources import DataSource
 
 Run = Callable[[Context, Any], Awaitable[Any]]
 
@@ -71,7 +72,7 @@ OPERATIONS: dict[str, Operation] = {
         run_action.get_action_result, run_action.GetActionResult, modifies=False, admin_only=False, fresh=False
     ),
     "get_action_log": Operation(run_action.get_action_log, run_action.GetActionLog, modifies=False, fresh=False),
-    "add_source": Operation(data_sources.add_source, data_sources.AddSource, modifies=True),
+    "add_source": Operation(data_sources.add_source, DataSource, modifies=True),
     "drop_source": Operation(data_sources.drop_source, data_sources.DropSource, modifies=True),
     "create_action_public_link": Operation(
         public_links.create_action_public_link, public_links.ActionLink, modifies=True

@@ -93,7 +93,7 @@ async def start(
     """Check the input, then run the action (or queue it, or preview it) as `session`."""
     view = runtime.store.state
     runner = executor(action)
-    signed = await runner.signature(runtime, action, view)
+    signed = action if runner.signature is None else await runner.signature(runtime, action, view)
     try:
         given = validate_input(signed, input, view)
     except InputError as exc:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.context import Call, Runtime
+from handlers.engines import data_source
 from handlers.sql_values import bind_type, json_rows, plain_value, python_value
 from handlers.transactions import checked_output, execute, transaction
 from metadata.data_sources import DataSource
@@ -67,14 +68,14 @@ def _statements(call: Call, dialect: str) -> list[Statement]:
     return out
 
 
-def _source(runtime: Runtime, call: Call, view: View) -> DataSource:
+def _source(call: Call, view: View) -> DataSource:
     sql = call.action.definition.sql
     assert sql is not None
-    return runtime.engines.source(view, sql.source)
+    return data_source(view, sql.source)
 
 
 async def run_sql(runtime: Runtime, call: Call, view: View) -> Any:
-    source = _source(runtime, call, view)
+    source = _source(call, view)
     statements = _statements(call, runtime.engines.engine(source).dialect.name)
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
@@ -92,7 +93,7 @@ async def run_sql(runtime: Runtime, call: Call, view: View) -> Any:
 
 
 async def preview_sql(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:
-    source = _source(runtime, call, view)
+    source = _source(call, view)
     statements = _statements(call, runtime.engines.engine(source).dialect.name)
     return {
         "source": source.name,

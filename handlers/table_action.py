@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.context import Call, Runtime
+from handlers.engines import data_source
 from handlers.sql_values import json_rows, python_value
 from handlers.transactions import checked_output, execute, transaction
 from metadata.actions import Action, ArgumentDefinition, TableHandler
@@ -82,7 +83,7 @@ def _handler(action: Action) -> TableHandler:
 
 async def table_of(runtime: Runtime, action: Action, view: View) -> tuple[DataSource, sa.Table]:
     handler = _handler(action)
-    source = runtime.engines.source(view, handler.source)
+    source = data_source(view, handler.source)
     return source, await runtime.engines.table(source, handler.schema, handler.table)
 
 

@@ -6,7 +6,7 @@ objects and exported back in Hasura's key order, so nothing a user applies is si
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -31,17 +31,25 @@ SECTION_ORDER = (
     "data_sources", "public_links",
 )  # fmt: skip
 KNOWN_SECTIONS = frozenset(SECTION_ORDER) | {"tables", "functions", "query_templates"}  # v1/v2 keys
-# Document key -> (object kind, the field naming an element).
-NAMED_LISTS = {"data_sources": ("source", "name"), "public_links": ("public_link", "action")}
+
+
+class NamedList(NamedTuple):
+    """A document key holding a list of objects of one kind, each named by one of its fields."""
+
+    kind: str
+    field: str
+    decoder: msgspec.json.Decoder[list[Any]]
+
+
+NAMED_LISTS = {
+    "data_sources": NamedList("source", "name", msgspec.json.Decoder(list[DataSource])),
+    "public_links": NamedList("public_link", "action", msgspec.json.Decoder(list[PublicLink])),
+}
 
 _document = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _actions = msgspec.json.Decoder(list[Action])
 _custom_types = msgspec.json.Decoder(CustomTypes)
 _any = msgspec.json.Decoder()
-_named_lists: dict[str, msgspec.json.Decoder[list[Any]]] = {
-    "data_sources": msgspec.json.Decoder(list[DataSource]),
-    "public_links": msgspec.json.Decoder(list[PublicLink]),
-}
 
 
 def _order(key: str) -> tuple[int, str]:
@@ -64,8 +72,8 @@ def build_document(view: View) -> dict[str, Any]:
     custom_types = {section: types for section, types in custom_types.items() if types}
     if custom_types:
         sections["custom_types"] = custom_types
-    for key, (kind, _) in NAMED_LISTS.items():
-        named = sorted(view.items(kind))
+    for key, named_list in NAMED_LISTS.items():
+        named = sorted(view.items(named_list.kind))
         if named:
             sections[key] = [msgspec.Raw(item.body) for _, item in named]
     return {key: sections[key] for key in sorted(sections, key=_order)}
@@ -98,8 +106,8 @@ def parse_document(raw: bytes | msgspec.Raw) -> dict[Key, Item]:
             elif key == "custom_types":
                 items.update(custom_type_items(decode(_custom_types, value)))
             elif key in NAMED_LISTS:
-                kind, field = NAMED_LISTS[key]
-                elements: list[Any] = decode(_named_lists[key], value)
+                kind, field, decoder = NAMED_LISTS[key]
+                elements: list[Any] = decode(decoder, value)
                 for i, element in enumerate(elements):
                     name = getattr(element, field)
                     if (kind, name) in items:
