@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from handlers.engines import Engines
-from handlers.rate_limit import RateLimiter
+from handlers.execution.engines import Engines
+from handlers.execution.rate_limit import RateLimiter
 from metadata.actions import Action
 from metadata.objects import Draft
 from metadata.runs import Runs

@@ -8,7 +8,9 @@ from typing import Any
 
 import msgspec
 
-from handlers import (
+from handlers.context import Context
+from handlers.execution import run_action
+from handlers.operations import (
     actions,
     bulk,
     custom_types,
@@ -18,10 +20,8 @@ from handlers import (
     metadata_io,
     permissions,
     public_links,
-    run_action,
 )
-from handlers import test_webhook_transform as transform_preview
-from handlers.context import Context
+from handlers.operations import test_webhook_transform as transform_preview
 from metadata.data_sources import DataSource
 
 Run = Callable[[Context, Any], Awaitable[Any]]

@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from handlers.context import Runtime, Session
 from handlers.dispatch import execute, is_public
-from handlers.rate_limit import RateLimiter
-from handlers.worker import WorkerPool
+from handlers.execution.rate_limit import RateLimiter
+from handlers.execution.worker import WorkerPool
 from metadata.errors import SwitchboardError
 from metadata.runs import Runs
 from metadata.store import Store

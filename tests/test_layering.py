@@ -26,7 +26,7 @@ def imported_packages(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_layering(package: str) -> None:
-    files = sorted((ROOT / package).glob("*.py"))
+    files = sorted((ROOT / package).rglob("*.py"))
     assert files
     for path in files:
         bad = imported_packages(path) & FORBIDDEN[package]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from handlers.rate_limit import RateLimiter
+from handlers.execution.rate_limit import RateLimiter
 from tests.conftest import ClientFactory, query
 from tests.webhook import Webhook
 

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from handlers.context import Context
-from handlers.transforms import Request, TransformFailed, transform_request
+from handlers.execution.transforms import Request, TransformFailed, transform_request
 from metadata.errors import ParseFailed, SwitchboardError
 from metadata.strict import Strict
 from metadata.transform_checks import TemplateInvalid, validate_request_transform, validate_response_transform

@@ -20,9 +20,9 @@ from typing import Any
 
 import msgspec
 
-from handlers.actions import remove_action
 from handlers.context import Context
-from handlers.table_action import check_table, table_of
+from handlers.execution.table_action import check_table, table_of
+from handlers.operations.actions import remove_action
 from metadata.consistency import (
     action_entry,
     dangling_links,

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.context import Call, Runtime
-from handlers.engines import data_source
-from handlers.sql_values import bind_type, json_rows, plain_value, python_value
-from handlers.transactions import checked_output, execute, transaction
+from handlers.execution.engines import data_source
+from handlers.execution.sql_values import bind_type, json_rows, plain_value, python_value
+from handlers.execution.transactions import checked_output, execute, transaction
 from metadata.data_sources import DataSource
 from metadata.errors import ValidationFailed
 from metadata.graphql_types import parse_graphql_type

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from handlers.database_errors import SourceUnreachable, connection_failed, first_line
+from handlers.execution.database_errors import SourceUnreachable, connection_failed, first_line
 from metadata.data_sources import DataSource, async_url
 from metadata.errors import InvalidConfiguration, NotExists
 from metadata.objects import View

@@ -16,8 +16,8 @@ import time
 import uuid
 
 from handlers.context import Call, Runtime
-from handlers.executors import executor
-from handlers.run_action import error_body
+from handlers.execution.executors import executor
+from handlers.execution.run_action import error_body
 from metadata.actions import Action
 from metadata.errors import NotExists, SwitchboardError
 from metadata.runs import Run

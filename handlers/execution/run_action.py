@@ -5,7 +5,7 @@ any other role the action does not exist: the same answer as an unknown name, so
 leak. `input` is validated against the arguments (declared, or a table action's derived ones)
 before anything runs. A synchronous action answers {"output": ...}; an asynchronous one
 {"action_id": "<uuid>"} as soon as the run is durably queued. The action runs by its kind
-(handlers/executors.py): a webhook, sql statements, or one table row.
+(handlers/execution/executors.py): a webhook, sql statements, or one table row.
 `dry_run: true` (admin only: it shows statements and requests) answers {dry_run, kind, ...} with what
 would happen, and does nothing: the HTTP request after transforms, the statements with their
 parameters, or a table statement with the rows it would touch.
@@ -28,8 +28,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from handlers.context import Call, Context, Runtime, Session
-from handlers.executors import executor
-from handlers.webhook import forwardable
+from handlers.execution.executors import executor
+from handlers.execution.webhook import forwardable
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
 from metadata.strict import Strict

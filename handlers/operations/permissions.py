@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import msgspec
 
-from handlers.actions import existing_action
 from handlers.context import Context
+from handlers.operations.actions import existing_action
 from metadata.actions import ActionPermission, RoleName
 from metadata.errors import AlreadyExists, NotExists
 from metadata.strict import Strict

@@ -12,8 +12,8 @@ already-exists, not-exists, dependency-error (actions still use the source).
 
 from __future__ import annotations
 
-from handlers.actions import remove_action
 from handlers.context import Context
+from handlers.operations.actions import remove_action
 from metadata.actions import Action
 from metadata.data_sources import DataSource
 from metadata.errors import AlreadyExists, DependencyError, NotExists

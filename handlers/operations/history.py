@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import msgspec
 
 from handlers.context import Context
-from handlers.versions import state_at
+from handlers.operations.versions import state_at
 from metadata.diff import between
 from metadata.strict import Strict
 

@@ -19,7 +19,7 @@ that is not there), 502 (a table action's source cannot be reached).
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.table_action import check_table, table_of
+from handlers.execution.table_action import check_table, table_of
 from metadata.actions import Action, ActionDefinition
 from metadata.consistency import action_problems
 from metadata.errors import AlreadyExists, InvalidConfiguration, NotExists

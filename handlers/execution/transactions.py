@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from handlers.database_errors import connection_failed, statement_failed
-from handlers.engines import Engines
-from handlers.webhook import HandlerFailed, HandlerTimedOut
+from handlers.execution.database_errors import connection_failed, statement_failed
+from handlers.execution.engines import Engines
+from handlers.execution.webhook import HandlerFailed, HandlerTimedOut
 from metadata.actions import Action
 from metadata.data_sources import DataSource
 from metadata.objects import View

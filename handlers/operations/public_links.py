@@ -20,9 +20,9 @@ import math
 import uuid
 from typing import Any
 
-from handlers.actions import existing_action
 from handlers.context import Changed, Context, Session
-from handlers.run_action import start
+from handlers.execution.run_action import start
+from handlers.operations.actions import existing_action
 from metadata.actions import Action
 from metadata.errors import NotExists, RateLimited, SwitchboardError
 from metadata.public_links import PublicLink

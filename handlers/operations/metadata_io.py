@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from handlers.context import Changed, Context
-from handlers.versions import state_at
+from handlers.operations.versions import state_at
 from metadata.consistency import inconsistent_actions, inconsistent_objects, refuse
 from metadata.decoding import decode
 from metadata.diff import describe

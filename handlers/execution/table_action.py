@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.context import Call, Runtime
-from handlers.engines import data_source
-from handlers.sql_values import json_rows, python_value
-from handlers.transactions import checked_output, execute, transaction
+from handlers.execution.engines import data_source
+from handlers.execution.sql_values import json_rows, python_value
+from handlers.execution.transactions import checked_output, execute, transaction
 from metadata.actions import Action, ArgumentDefinition, TableHandler
 from metadata.data_sources import DataSource
 from metadata.errors import ConstraintViolation, NotExists, ValidationFailed

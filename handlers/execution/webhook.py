@@ -21,7 +21,7 @@ import aiohttp
 import msgspec
 
 from handlers.context import Call, Runtime
-from handlers.transforms import TransformFailed, transform_response, webhook_request  # transforms
+from handlers.execution.transforms import TransformFailed, transform_response, webhook_request  # transforms
 from metadata.actions import Action
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.objects import View

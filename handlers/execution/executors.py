@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.context import Call, Runtime
-from handlers.sql_action import preview_sql, run_sql
-from handlers.table_action import preview_table, run_table
-from handlers.table_action import signature as table_signature
-from handlers.webhook import preview_webhook, run_webhook
+from handlers.execution.sql_action import preview_sql, run_sql
+from handlers.execution.table_action import preview_table, run_table
+from handlers.execution.table_action import signature as table_signature
+from handlers.execution.webhook import preview_webhook, run_webhook
 from metadata.actions import Action
 from metadata.objects import View
 

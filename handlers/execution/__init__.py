@@ -1,0 +1,1 @@
+"""Running actions: the run operations, the executors (webhook, sql, table), their resources, the async workers."""
