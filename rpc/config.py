@@ -45,6 +45,15 @@ class Config(Strict):
         if self.public_role == "admin":
             # Anyone holding a link would run its action as admin.
             raise ValueError('public_role may not be "admin"')
+        if self.unauthorized_role == "admin":
+            # Anyone without credentials would be admin.
+            raise ValueError('unauthorized_role may not be "admin"')
+        if self.admin_secret is None:
+            # Without an admin secret every caller is admin, whatever the token or role says;
+            # Hasura refuses to start in this configuration too.
+            for name in ("jwt_secret", "unauthorized_role"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} requires admin_secret to be set (without it every caller is admin)")
 
 
 # Settings whose environment variable holds JSON (as Hasura's HASURA_GRAPHQL_JWT_SECRET does).

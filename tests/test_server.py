@@ -66,6 +66,11 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         ("", {"SWITCHBOARD_PORT": "lots"}, "SWITCHBOARD_PORT: Expected `int`, got `str` (setting port)"),
         ("- a list\n", {}, "c.yaml must hold a mapping of settings"),
         ("port: [\n", {}, "c.yaml is not valid YAML"),
+        # Without an admin secret every caller is admin: tokens and anonymous roles would mean nothing.
+        ("unauthorized_role: anonymous\n", {}, "unauthorized_role requires admin_secret to be set"),
+        ("", {"SWITCHBOARD_JWT_SECRET": '{"type": "HS256", "key": "k"}'}, "jwt_secret requires admin_secret to be set"),
+        ("admin_secret: s\nunauthorized_role: admin\n", {}, 'unauthorized_role may not be "admin"'),
+        ("admin_secret: s\npublic_role: admin\n", {}, 'public_role may not be "admin"'),
     ],
 )
 def test_config_errors_name_the_setting(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
