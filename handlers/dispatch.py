@@ -53,7 +53,7 @@ def is_public(body: bytes) -> bool:
     """Whether an envelope asks for an operation that needs no credentials."""
     try:
         return _type.decode(body).type in PUBLIC
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return False
 
 

@@ -22,7 +22,9 @@ DEFAULT_TIMEOUT = 30
 # Headers may not read the service's own settings (admin secret, database URL) out of the
 # environment; Hasura refuses its own HASURA_GRAPHQL_* the same way.
 RESERVED_ENV_PREFIXES = ("SWITCHBOARD_", "HASURA_GRAPHQL_")
-_TEMPLATE_VAR = re.compile(r"\{\{\s*([^}\s]+)\s*\}\}")
+# `{{NAME}}` in a handler URL. The name excludes braces, so a scan is linear whatever the text
+# (a run of `{` made the earlier `[^}\s]+` backtrack quadratically).
+ENV_TEMPLATE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 
 
 def check_env_name(name: str, where: str) -> None:
@@ -164,7 +166,7 @@ class ActionDefinition(Strict):
         if self.handler is not None:
             if not self.handler.strip():
                 raise ValueError("the handler must not be empty")
-            for match in _TEMPLATE_VAR.finditer(self.handler):
+            for match in ENV_TEMPLATE.finditer(self.handler):
                 check_env_name(match.group(1), "the handler URL")
         validate_transforms(self.request_transform, self.response_transform)
 

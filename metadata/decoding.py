@@ -28,6 +28,9 @@ def parse_error(exc: msgspec.MsgspecError) -> ParseFailed:
     return ParseFailed(message, path)
 
 
+TOO_DEEP = "JSON nested too deeply"
+
+
 def decode(decoder: msgspec.json.Decoder[T], raw: bytes | msgspec.Raw) -> T:
     try:
         return decoder.decode(raw)
@@ -35,6 +38,10 @@ def decode(decoder: msgspec.json.Decoder[T], raw: bytes | msgspec.Raw) -> T:
         raise parse_error(exc) from None
     except msgspec.DecodeError as exc:
         raise InvalidJson(str(exc)) from None
+    except RecursionError:
+        # msgspec decodes nested arrays and objects recursively: a body of a few kB of `[` reaches
+        # the interpreter's recursion limit. That is bad input, whoever sends it.
+        raise InvalidJson(TOO_DEEP) from None
 
 
 def convert(value: Any, type_: type[T]) -> T:

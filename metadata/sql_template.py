@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_TOKEN = re.compile(r"\{\{\s*(?P<tag>[^{}]*?)\s*\}\}|(?P<open>\[\[)|(?P<close>\]\])")
+# No optional whitespace around the tag in the pattern: `\s*` beside a lazy `[^{}]*?` backtracks
+# quadratically on a run of spaces. The tag is stripped afterwards.
+_TOKEN = re.compile(r"\{\{(?P<tag>[^{}]*)\}\}|(?P<open>\[\[)|(?P<close>\]\])")
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*\Z")
 
 
@@ -95,7 +97,7 @@ def _parse(source: str) -> list[Part]:
             parts.append(Clause(tuple(clause)))
             clause = None
         else:
-            name = match.group("tag")
+            name = match.group("tag").strip()
             if not _NAME.match(name):
                 raise ValueError(
                     f'"{{{{{name}}}}}" is not a parameter: expected {{{{name}}}} (at offset {match.start()})'

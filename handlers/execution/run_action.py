@@ -32,7 +32,7 @@ from handlers.execution.executors import executor
 from handlers.execution.webhook import forwardable
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
-from metadata.strict import Strict
+from metadata.strict import StoredInt, Strict
 from metadata.values import InputError, validate_input
 
 
@@ -50,7 +50,7 @@ class GetActionLog(Strict):
     action: str | None = None
     status: Literal["created", "processing", "completed", "error"] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
-    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    offset: StoredInt = 0
 
 
 def _permitted(action: object, session: Session) -> bool:

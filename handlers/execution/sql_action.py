@@ -53,17 +53,14 @@ def _statements(call: Call, dialect: str) -> list[Statement]:
             value = call.input.get(name)
             shown[name] = value
             type_ = bind_type(scalars[name])
+            typed = type_ is not None and dialect == "postgresql"
             try:
                 converted = value if type_ is None else python_value(value, type_)
+                # SQLite stores what it is given: the value as it came, once checked.
+                parameters[name] = converted if typed else plain_value(value)
             except ValueError as exc:
                 raise ValidationFailed(str(exc), f"$.input.{name}") from None
-            if type_ is None or dialect != "postgresql":
-                # SQLite stores what it is given: the value as it came, once checked.
-                binds.append((name, None))
-                parameters[name] = plain_value(value)
-            else:
-                binds.append((name, type_))
-                parameters[name] = converted
+            binds.append((name, type_ if typed else None))
         out.append(Statement(_clause(rendered.sql, tuple(binds)), rendered.display, parameters, shown))
     return out
 

@@ -64,6 +64,14 @@ def _decimal(value: Any) -> decimal.Decimal:
     return decimal.Decimal(str(value))
 
 
+def _int64(value: int) -> int:
+    # No column of either database holds more (SQLite's driver cannot even bind it); narrower
+    # columns are the database's to refuse (a data-exception naming the type).
+    if not -(1 << 63) <= value < 1 << 63:
+        raise ValueError(f"expected a 64-bit integer, got {value}")
+    return value
+
+
 def _integer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError
@@ -103,14 +111,18 @@ def python_value(value: Any, type_: sa.types.TypeEngine[Any]) -> Any:
             if kind is sa.Uuid and not getattr(type_, "as_uuid", True):
                 return value
             try:
-                return convert(value)
+                converted = convert(value)
             except (ValueError, TypeError, ArithmeticError):
                 raise ValueError(f"expected {expected}, got {value!r}") from None
+            return _int64(converted) if kind is sa.Integer else converted
     return value
 
 
 def plain_value(value: Any) -> Any:
-    """A value bound untyped: objects and lists travel as JSON text."""
+    """A value bound untyped: objects and lists travel as JSON text; ValueError for an integer no
+    database column holds (SQLite's driver cannot even bind one)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _int64(value)
     return _encode(value).decode() if isinstance(value, dict | list) else value
 
 

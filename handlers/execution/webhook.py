@@ -11,7 +11,6 @@ configured headers win. A 2xx body is validated against the output type; a 4xx b
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -22,7 +21,7 @@ import msgspec
 
 from handlers.context import Call, Runtime
 from handlers.execution.transforms import TransformFailed, transform_response, webhook_request  # transforms
-from metadata.actions import Action
+from metadata.actions import ENV_TEMPLATE, Action
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.objects import View
 from metadata.values import OutputError, validate_output
@@ -40,7 +39,6 @@ DROPPED_HEADERS = frozenset(
         "dnt", "content-type",
     }
 )  # fmt: skip
-_TEMPLATE = re.compile(r"\{\{\s*([^}\s]+)\s*\}\}")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
@@ -94,7 +92,7 @@ def resolve_url(action: Action) -> str:
     assert template is not None
     if "{{" not in template:
         return template
-    return _TEMPLATE.sub(lambda m: _env(m.group(1), "the handler URL", action), template)
+    return ENV_TEMPLATE.sub(lambda m: _env(m.group(1), "the handler URL", action), template)
 
 
 def request_headers(action: Action, forwarded: Mapping[str, str]) -> dict[str, str]:
@@ -144,7 +142,7 @@ async def preview_webhook(runtime: Runtime, call: Call, view: View) -> dict[str,
     if data is not None:
         try:
             shown = _decode(data)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             shown = data.decode(errors="replace")
     return {"request": {"method": method, "url": url, "headers": dict(sorted(headers.items())), "body": shown}}
 
@@ -180,7 +178,7 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
 
     try:
         answer = _decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         raise failed(HandlerFailed, "not a valid json response from webhook") from None
     if 200 <= status < 300:
         if action.definition.response_transform is not None:  # transforms: reshape, then validate

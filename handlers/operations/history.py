@@ -20,21 +20,21 @@ import msgspec
 from handlers.context import Context
 from handlers.operations.versions import state_at
 from metadata.diff import between
-from metadata.strict import Strict
+from metadata.strict import StoredInt, Strict
 
 
 class GetMetadataHistory(Strict):
     limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
-    before: int | None = None
+    before: StoredInt | None = None
 
 
 class DiffMetadata(Strict):
-    from_version: int
-    to_version: int | None = None
+    from_version: StoredInt
+    to_version: StoredInt | None = None
 
 
 class RollbackMetadata(Strict):
-    to_version: int
+    to_version: StoredInt
 
 
 async def get_metadata_history(ctx: Context, args: GetMetadataHistory) -> dict[str, Any]:

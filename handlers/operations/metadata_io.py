@@ -29,11 +29,11 @@ from metadata.decoding import decode
 from metadata.diff import describe
 from metadata.document import build_document, parse_document
 from metadata.errors import rooted
-from metadata.strict import Strict
+from metadata.strict import StoredInt, Strict
 
 
 class ExportMetadata(Strict):
-    at_version: int | None = None
+    at_version: StoredInt | None = None
 
 
 class ReplaceMetadataV2(Strict):

@@ -23,7 +23,7 @@ from metadata.errors import ParseFailed, SwitchboardError
 from metadata.strict import Strict
 from metadata.transform_checks import TemplateInvalid, validate_request_transform, validate_response_transform
 
-_ENV = re.compile(r"\{\{([^}]+)\}\}")
+_ENV = re.compile(r"\{\{([^{}]+)\}\}")  # braces excluded: a linear scan
 
 
 class FromEnv(Strict):

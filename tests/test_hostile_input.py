@@ -1,0 +1,96 @@
+"""Hostile input: whatever a caller sends, the answer is a 4xx with a path, promptly, and nothing
+changes. Each test here failed (500, 503 or a stall) before its fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import ClientFactory, query
+from tests.shop import create_shop
+
+DEEP = b"[" * 5000
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Hasura-Admin-Secret": "s3cret"}], ids=["anonymous", "admin"])
+@pytest.mark.parametrize("body", [DEEP, b'{"type": "run_public_action", "args": ' + DEEP + b"}"], ids=["bare", "args"])
+def test_deeply_nested_json_is_bad_input(make_client: ClientFactory, headers: dict[str, str], body: bytes) -> None:
+    client = make_client(admin_secret="s3cret")
+    response = client.post("/v1/query", content=body, headers={"Content-Type": "application/json", **headers})
+    assert response.status_code in (400, 401), response.text
+    if response.status_code == 400:
+        assert response.json()["error"] in ("JSON nested too deeply", "Expected `object`, got `array`")
+
+
+def test_deeply_nested_args_of_an_admin(client: TestClient) -> None:
+    body = b'{"type": "create_action", "args": {"name": "a", "definition": ' + DEEP + b"}}"
+    response = client.post("/v1/query", content=body)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"path": "$", "error": "JSON nested too deeply", "code": "invalid-json"}
+
+
+@pytest.mark.parametrize("value", [2**31, 2**63, -(2**63) - 1])
+@pytest.mark.parametrize(
+    ("type_", "args", "field"),
+    [
+        ("export_metadata", {}, "at_version"),
+        ("get_metadata_history", {}, "before"),
+        ("diff_metadata", {}, "from_version"),
+        ("diff_metadata", {"from_version": 1}, "to_version"),
+        ("rollback_metadata", {}, "to_version"),
+        ("get_action_log", {}, "offset"),
+    ],
+)
+def test_out_of_range_integers_name_the_field(
+    client: TestClient, type_: str, args: dict[str, Any], field: str, value: int
+) -> None:
+    response = query(client, type_, {**args, field: value})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "parse-failed"
+    assert response.json()["path"] == f"$.args.{field}"
+    assert query(client, "export_metadata", {}, version=2).json()["resource_version"] == 1
+
+
+def test_an_integer_no_column_holds_names_its_argument(client: TestClient, source_url: str) -> None:
+    create_shop(source_url)
+    assert query(client, "add_source", {"name": "shop", "url": source_url}).status_code == 200
+    definition = {
+        "sql": {"source": "shop", "statement": "SELECT {{n}} AS n"},
+        "arguments": [{"name": "n", "type": "bigint"}],
+        "type": "query",
+    }
+    assert query(client, "create_action", {"name": "echo", "definition": definition}).status_code == 200
+    assert query(client, "run_action", {"name": "echo", "input": {"n": 2**62}}).status_code == 200
+    response = query(client, "run_action", {"name": "echo", "input": {"n": 2**63}})
+    assert response.status_code == 400, response.text
+    assert response.json()["path"] == "$.args.input.n"
+    assert response.json()["code"] == "validation-failed"
+
+
+BRACES = "{" * 100_000
+
+
+# A quadratic scan of 100,000 characters takes minutes; a linear one milliseconds. The timeout
+# only turns a stall into a failure.
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "text",
+    [BRACES, "{{" + " " * 100_000, "{{ a " * 20_000, "{{a}" * 25_000],
+    ids=["braces", "spaces", "unclosed", "half-closed"],
+)
+def test_template_scans_are_linear(client: TestClient, text: str) -> None:
+    types = {"objects": [{"name": "Out", "fields": [{"name": "ok", "type": "Boolean"}]}]}
+    assert query(client, "set_custom_types", types).status_code == 200
+    webhook = {"name": "w", "definition": {"handler": "http://127.0.0.1:9/" + text, "output_type": "Out"}}
+    assert query(client, "create_action", webhook).status_code == 200
+    response = query(client, "run_action", {"name": "w", "input": {}})
+    assert response.status_code in (400, 502), response.text
+
+    sql = {"name": "s", "definition": {"sql": {"source": "none", "statement": "SELECT " + text}}}
+    response = query(client, "create_action", sql)
+    assert response.status_code == 400, response.text
+
+    preview = {"webhook_url": "http://x/" + text, "body": {}, "request_transform": {"template_engine": "Kriti"}}
+    assert query(client, "test_webhook_transform", preview).status_code in (200, 400)
