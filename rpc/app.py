@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -77,6 +77,10 @@ def create_app(config: Config | None = None) -> Starlette:
             return json_response(await execute(runtime, await request.body(), session))
         except SwitchboardError as exc:
             return error_response(exc, admin)
+        except ClientDisconnect:
+            # The caller hung up before sending its whole body: nothing ran, and no one is
+            # listening for an answer. Not an error of ours, so nothing is logged.
+            return Response(status_code=400)
         except Exception as exc:  # a bug: logged, and answered without internals
             return bug_response(exc)
 

@@ -30,7 +30,12 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
         env |= {f"SWITCHBOARD_{k.upper()}": str(v) for k, v in settings.items()}
         env |= {"SWITCHBOARD_PORT": str(self.port), "SWITCHBOARD_LOG_LEVEL": "warning"}
-        self.process = subprocess.Popen([SWITCHBOARD, "serve", *serve_args], cwd=cwd, env=env)
+        # What the server logs, for tests that check it (and for reading after a failure).
+        self.log = cwd / f"server-{self.port}.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [SWITCHBOARD, "serve", *serve_args], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         for _ in range(200):
             try:
                 if httpx.get(f"{self.url}/healthz").status_code == 200:
@@ -39,6 +44,9 @@ class ServerProcess:
                 time.sleep(0.05)
         self.stop()
         raise AssertionError("server did not start")
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def query(self, type_: str, args: Any = None, **extra: Any) -> Any:
         response = httpx.post(f"{self.url}/v1/query", json={"type": type_, "args": args or {}, **extra}, timeout=30)

@@ -3,12 +3,16 @@ changes. Each test here failed (500, 503 or a stall) before its fix."""
 
 from __future__ import annotations
 
+import socket
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import ClientFactory, query
+from tests.processes import ServerProcess
 from tests.shop import create_shop
 
 DEEP = b"[" * 5000
@@ -94,3 +98,19 @@ def test_template_scans_are_linear(client: TestClient, text: str) -> None:
 
     preview = {"webhook_url": "http://x/" + text, "body": {}, "request_transform": {"template_engine": "Kriti"}}
     assert query(client, "test_webhook_transform", preview).status_code in (200, 400)
+
+
+def test_a_client_hanging_up_mid_body_is_not_an_error(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, database_url=f"sqlite:///{tmp_path}/sb.db", log_level="info")
+    try:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", server.port)) as conn:
+                conn.sendall(b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+                conn.sendall(b'{"type": "export_meta')
+            time.sleep(0.2)
+        assert server.query("export_metadata", {}, version=2)["resource_version"] == 1
+    finally:
+        server.stop()
+    log = server.log_text()
+    assert "unexpected error" not in log
+    assert "Traceback" not in log
