@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from metadata.errors import SwitchboardError
-from metadata.kriti import parse, parse_text
-from metadata.kriti_nodes import KritiParseError
+from metadata.kriti import KritiParseError, parse, parse_text
 
 _BODY_ACTIONS = ("transform", "remove", "x_www_form_urlencoded")
 
