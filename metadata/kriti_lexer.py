@@ -77,12 +77,14 @@ class _Lexer:
         self.tokens.append(Token(kind, text, self.advance(n), value))
 
     def stuck(self, n: int) -> KritiParseError:
-        """kriti's Lex Error, `n` characters on from here (where its automaton stops)."""
+        """kriti's Lex Error: its automaton stops `n` characters on from here, where its span
+        starts; people are shown the characters it could not make a token of, from here."""
         line, col, offset = self.step(n)
-        at = self.src[self.i + n : self.i + n + 1]
-        detail = f"Invalid Lexeme '{at}'" if at else "Invalid Lexeme at the end of the template"
+        bad = self.src[self.i : self.i + n + 1]
+        shown = bad if bad.isprintable() else repr(bad)[1:-1]
         span = ((line, col, offset), (line, col + len(self.src.encode()), offset))
-        return KritiParseError("Lex Error", f"Invalid Lexeme: '{self.src}'", span, detail)
+        message = f"Invalid Lexeme: '{self.src}'"
+        return KritiParseError("Lex Error", message, span, f"Invalid Lexeme '{shown}'", self.pos)
 
     def run(self) -> list[Token]:
         while self.i < len(self.src):
