@@ -20,16 +20,17 @@ Single-quoted strings exist only in `['name']`. `#` comments run to the end of t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from metadata.kriti_errors import START, KritiError, KritiEvalError, KritiParseError, Span, join
+from metadata.kriti_functions import Env
 from metadata.kriti_lexer import CLOSE_QUOTE, OPEN_QUOTE, Token, lex
 from metadata.kriti_nodes import (
     Arr,
     BinOp,
     Call,
-    Env,
     Field,
     If,
     Lit,
@@ -43,6 +44,7 @@ from metadata.kriti_nodes import (
 
 __all__ = ["Env", "KritiError", "KritiEvalError", "KritiParseError", "Template", "parse", "parse_text", "render_text"]
 
+T = TypeVar("T")
 _KEYWORDS = frozenset(("if", "elif", "else", "end", "null", "range", "in", "not"))
 _OPERATORS = frozenset(("==", "!=", ">", "<", ">=", "<=", "&&", "||", "??"))
 
@@ -230,33 +232,39 @@ class _Parser:
         return Range(index, item, source, body, self.end(start))
 
     def json(self) -> Node:
-        token = self.take()
-        if token.kind in ("int", "num", "bool"):
+        token = self.peek()
+        if token is None:
+            raise self.fail()
+        if token.kind in ("int", "num", "bool") or self.keyword("null"):
+            self.take()
             return Lit(token.value, token.span)
-        if self.is_keyword(token, "null"):
-            return Lit(None, token.span)
-        if token.text == OPEN_QUOTE and token.kind == "sym":
-            parts: list[Node] = []
-            while not self.sym(CLOSE_QUOTE):
-                if self.sym("{{"):
-                    self.take()
-                    parts.append(self.expr())
-                    self.expect("}}")
-                elif (piece := self.peek()) is not None and piece.kind == "str":
-                    parts.append(Lit(self.take().text, piece.span))
-                else:
-                    raise self.fail()
-            return Tem(parts, join(token.span, self.take().span))
-        if token.kind == "sym" and token.text == "[":
+        if self.sym(OPEN_QUOTE):
+            return self.string()
+        if self.sym("["):
+            self.take()
             items = [] if self.sym("]") else self.separated(self.expr, "]")
             return Arr(items, join(token.span, self.expect("]").span))
-        if token.kind == "sym" and token.text == "{":
+        if self.sym("{"):
+            self.take()
             pairs = [] if self.sym("}") else self.separated(self.field, "}")
             return Obj(pairs, join(token.span, self.expect("}").span))
-        self.i -= 1
         raise self.fail()
 
-    def separated(self, item: Any, close: str) -> list[Any]:
+    def string(self) -> Node:
+        """A string: pieces of text and `{{ expr }}`s."""
+        start = self.take()
+        parts: list[Node] = []
+        while not self.sym(CLOSE_QUOTE):
+            if self.sym("{{"):
+                self.take()
+                parts.append(self.condition())
+            elif (piece := self.peek()) is not None and piece.kind == "str":
+                parts.append(Lit(self.take().text, piece.span))
+            else:
+                raise self.fail()
+        return Tem(parts, join(start.span, self.take().span))
+
+    def separated(self, item: Callable[[], T], close: str) -> list[T]:
         items = [item()]
         while self.sym(","):
             self.take()
@@ -266,6 +274,7 @@ class _Parser:
         return items
 
     def field(self) -> tuple[str, Node]:
+        """`"key": expr`: the key is plain text, no `{{ }}`."""
         self.expect(OPEN_QUOTE)
         key = []
         while (piece := self.peek()) is not None and piece.kind == "str":
@@ -273,10 +282,6 @@ class _Parser:
         self.expect(CLOSE_QUOTE)
         self.expect(":")
         return "".join(key), self.expr()
-
-    @staticmethod
-    def is_keyword(token: Token, word: str) -> bool:
-        return token.kind == "ident" and token.text == word
 
 
 class Template:
@@ -290,7 +295,9 @@ class Template:
             exc.place(self.source, self.shift)
             raise
         except RecursionError:
-            raise KritiEvalError("Eval Error", "the template nests too deeply", self.root.span) from None
+            error = KritiEvalError("Eval Error", "the template nests too deeply", self.root.span)
+            error.place(self.source, self.shift)
+            raise error from None
 
 
 def _parse(source: str, shift: int) -> Template:

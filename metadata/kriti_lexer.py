@@ -101,10 +101,8 @@ class _Lexer:
         self.modes.append(mode)
 
     def pop(self) -> None:
-        if len(self.modes) > 1:
+        if len(self.modes) > 1:  # as kriti's, a closing `"` or `}}` too many leaves `json` in place
             self.modes.pop()
-        else:
-            self.modes = ["json"]
 
     def code(self, mode: str) -> None:
         src, i = self.src, self.i

@@ -8,14 +8,12 @@ function's failure on its argument, a non-boolean condition on the whole `if` (o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import Any
 
 from metadata.kriti_errors import KritiEvalError, Span
-from metadata.kriti_functions import FUNCTIONS, FunctionFailed
+from metadata.kriti_functions import FUNCTIONS, Env, FunctionFailed
 from metadata.kriti_values import compare, encode, equal, kind
 
-Env = Mapping[str, Any]
 _INT_BOUNDS = range(-(2**63), 2**63)  # Haskell's Int, which kriti indexes with
 
 
