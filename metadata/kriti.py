@@ -1,433 +1,326 @@
-"""Hasura's Kriti template language, the subset real projects use: parse and evaluate.
+"""Hasura's Kriti template language, as kriti-lang parses and evaluates it (src/Kriti/Parser/Grammar.y).
 
-Two modes:
-* `parse(source)`: a JSON template (request/response bodies): JSON values whose strings may
-  interpolate `{{ expr }}`, and `{{ expr }}`, `{{ if c }} v {{ elif c }} v {{ else }} v {{ end }}`,
-  `{{ range i, x := expr }} v {{ end }}` blocks wherever a value may stand;
-* `parse_text(source)`: a text template (url, header, query-parameter and form values): raw text
-  with `{{ expr }}` interpolations; the result is always a string.
+Two entry points:
+* `parse(source)`: a JSON template (request/response bodies);
+* `parse_text(source)`: a text template (url, header, query-parameter and form values). Hasura wraps
+  these in double quotes and parses them as one Kriti string, so the same escapes apply, a `"`
+  does not parse, and the result is always a string.
 
-Expressions: variables (`$body`, `$session_variables`, `$base_url`, `$query_params`, `$response`,
-range variables), paths (`.f`, `['f']`, `[0]`, optional `?.f` / `?['f']` / `?[0]`), literals
-(strings in '…' or "…", numbers, true, false, null, arrays, objects), `==`, `!=`, `>`, `<`, `>=`,
-`<=`, `&&`, `||`, `??`, parentheses and the functions in `FUNCTIONS`.
-Interpolated strings insert strings as they are and any other value as JSON.
-Every error names its position: `... at line L, column C` (both from 1).
+The grammar, in full: a JSON value (strings may hold `{{ expr }}`; object keys are plain strings),
+or `{{ expr }}` wherever a value may stand. An expression is one of
+* `atom OP atom` for OP in `==` `!=` `>` `<` `>=` `<=` `&&` `||` `in` `??` (no chains: write
+  `(a > 1) && (b < 2)`);
+* `f(expr)` (one argument; the functions are in `kriti_functions`), `not expr`, `{{ expr }}`;
+* an atom: a variable (`$body`, `x`), a JSON value, `(expr)`, an atom followed by lookups
+  `.name`, `['name']`, `[atom]`, or by `?` and lookups (`$body?.a.b`, `$x?`), or a block
+  `{{ if c }} v {{ elif c }} v {{ else }} v {{ end }}` (the `else` is required) or
+  `{{ range i, x := expr }} v {{ end }}` (`_` for an unused index).
+Single-quoted strings exist only in `['name']`. `#` comments run to the end of the line.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
+from metadata.kriti_errors import START, KritiError, KritiEvalError, KritiParseError, Span, join
+from metadata.kriti_functions import Env
+from metadata.kriti_lexer import CLOSE_QUOTE, OPEN_QUOTE, Token, lex
 from metadata.kriti_nodes import (
-    FUNCTIONS,
     Arr,
     BinOp,
     Call,
-    Env,
-    Failure,
+    Field,
     If,
-    KritiError,
-    KritiEvalError,
-    KritiParseError,
     Lit,
     Node,
     Obj,
-    Path,
+    Optional,
     Range,
-    Str,
+    Tem,
     Var,
 )
 
 __all__ = ["Env", "KritiError", "KritiEvalError", "KritiParseError", "Template", "parse", "parse_text", "render_text"]
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
-_KEYWORDS = ("if", "elif", "else", "end", "range")
+T = TypeVar("T")
+_KEYWORDS = frozenset(("if", "elif", "else", "end", "null", "range", "in", "not"))
+_OPERATORS = frozenset(("==", "!=", ">", "<", ">=", "<=", "&&", "||", "??"))
 
 
 class _Parser:
     def __init__(self, source: str) -> None:
-        self.src, self.i = source, 0
+        self.tokens, self.last = lex(source)
+        self.i = 0
 
-    def fail(self, message: str, index: int | None = None) -> Failure:
-        return Failure(message, self.i if index is None else index)
+    # tokens -------------------------------------------------------------------------------
 
-    def ws(self) -> None:
-        while self.i < len(self.src) and self.src[self.i] in " \t\r\n":
-            self.i += 1
+    def peek(self, ahead: int = 0) -> Token | None:
+        at = self.i + ahead
+        return self.tokens[at] if at < len(self.tokens) else None
 
-    def peek(self, text: str) -> bool:
-        return self.src.startswith(text, self.i)
+    def sym(self, text: str, ahead: int = 0) -> bool:
+        token = self.peek(ahead)
+        return token is not None and token.kind == "sym" and token.text == text
 
-    def eat(self, text: str) -> bool:
-        if self.peek(text):
-            self.i += len(text)
-            return True
-        return False
+    def keyword(self, word: str, ahead: int = 0) -> bool:
+        token = self.peek(ahead)
+        return token is not None and token.kind == "ident" and token.text == word
 
-    def expect(self, text: str) -> None:
-        self.ws()
-        if not self.eat(text):
-            raise self.fail(f"expected '{text}', found {self.found()}")
-
-    def found(self) -> str:
-        if self.i >= len(self.src):
-            return "the end of the template"
-        return repr(self.src[self.i : self.i + 10])
-
-    def ident(self, pattern: re.Pattern[str] = _IDENT) -> str | None:
-        match = pattern.match(self.src, self.i)
-        if match is None:
-            return None
-        self.i = match.end()
-        return match.group()
-
-    def keyword_ahead(self) -> str | None:
-        """The keyword opening the `{{ ... }}` here (if, elif, else, end, range), if any."""
-        match = re.compile(r"\{\{\s*([a-z]+)\b").match(self.src, self.i)
-        return match.group(1) if match and match.group(1) in _KEYWORDS else None
-
-    def end(self) -> None:
-        self.ws()
-        if self.i < len(self.src):
-            raise self.fail(f"unexpected {self.found()} after the template")
-
-    # JSON-template values ----------------------------------------------------------------
-
-    def value(self) -> Node:
-        self.ws()
-        start = self.i
-        node: Node
-        if self.peek("{{"):
-            return self.block()  # an expression keeps its own position
-        if self.peek("{"):
-            node = self.object(self.value)
-        elif self.peek("["):
-            node = self.array(self.value)
-        elif self.peek('"'):
-            node = self.string('"')
-        else:
-            node = self.scalar()
-        node.index = start
-        return node
-
-    def scalar(self) -> Node:
-        match = _NUMBER.match(self.src, self.i)
-        if match:
-            self.i = match.end()
-            text = match.group()
-            return Lit(float(text) if any(c in text for c in ".eE") else int(text))
-        for word, value in (("true", True), ("false", False), ("null", None)):
-            if re.compile(word + r"\b").match(self.src, self.i):
-                self.i += len(word)
-                return Lit(value)
-        raise self.fail(f"expected a value, found {self.found()}")
-
-    def object(self, item: Callable[[], Node]) -> Node:
-        self.eat("{")
-        pairs: list[tuple[Node, Node]] = []
-        self.ws()
-        if self.eat("}"):
-            return Obj(pairs)
-        while True:
-            self.ws()
-            start = self.i
-            if self.peek('"'):
-                key: Node = self.string('"')
-            elif self.peek("'"):
-                key = self.string("'")
-            else:
-                raise self.fail(f"expected a string key, found {self.found()}")
-            key.index = start
-            self.expect(":")
-            pairs.append((key, item()))
-            self.ws()
-            if self.eat("}"):
-                return Obj(pairs)
-            if not self.eat(","):
-                raise self.fail(f"expected ',' or '}}', found {self.found()}")
-
-    def array(self, item: Callable[[], Node]) -> Node:
-        self.eat("[")
-        items: list[Node] = []
-        self.ws()
-        if self.eat("]"):
-            return Arr(items)
-        while True:
-            items.append(item())
-            self.ws()
-            if self.eat("]"):
-                return Arr(items)
-            if not self.eat(","):
-                raise self.fail(f"expected ',' or ']', found {self.found()}")
-
-    def string(self, quote_char: str) -> Node:
-        start = self.i
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise self.fail()
         self.i += 1
-        parts: list[str | Node] = []
-        text: list[str] = []
-        while True:
-            if self.i >= len(self.src):
-                raise self.fail("unterminated string", start)
-            c = self.src[self.i]
-            if c == quote_char:
-                self.i += 1
-                break
-            if c == "\\":
-                esc = self.src[self.i + 1 : self.i + 2]
-                if esc == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", self.src[self.i + 2 : self.i + 6]):
-                    text.append(chr(int(self.src[self.i + 2 : self.i + 6], 16)))
-                    self.i += 6
-                elif esc in _ESCAPES:
-                    text.append(_ESCAPES[esc])
-                    self.i += 2
-                else:
-                    raise self.fail("invalid escape in string")
-                continue
-            if self.peek("{{"):
-                if text:
-                    parts.append("".join(text))
-                    text = []
-                parts.append(self.interpolation())
-                continue
-            text.append(c)
-            self.i += 1
-        if text or not parts:
-            parts.append("".join(text))
-        return Str(parts)
+        return token
 
-    def interpolation(self) -> Node:
-        start = self.i
-        if self.keyword_ahead() is not None:
-            raise self.fail("if/range blocks are not supported inside strings", start)
-        self.i += 2
+    def expect(self, text: str) -> Token:
+        if not self.sym(text):
+            raise self.fail()
+        return self.take()
+
+    def expect_keyword(self, word: str) -> Token:
+        if not self.keyword(word):
+            raise self.fail()
+        return self.take()
+
+    def name(self) -> Token:
+        token = self.peek()
+        if token is None or token.kind != "ident" or token.text in _KEYWORDS:
+            raise self.fail()
+        return self.take()
+
+    def fail(self) -> KritiParseError:
+        """kriti's parse error: the unexpected token, but the span of the template's last lexeme."""
+        token = self.peek()
+        if token is None:
+            detail = "Unexpected end of the template"
+            return KritiParseError("Parse Error", "ParseError: Empty token stream.", self.last, detail, self.last[1])
+        detail = f"Unexpected token '{token.shown()}'"
+        return KritiParseError("Parse Error", f"{detail}.", self.last, detail, token.span[0])
+
+    # grammar ------------------------------------------------------------------------------
+
+    def template(self) -> Node:
         node = self.expr()
-        self.expect("}}")
+        if self.peek() is not None:
+            raise self.fail()
         return node
-
-    def block(self) -> Node:
-        start = self.i
-        keyword = self.keyword_ahead()
-        if keyword in ("elif", "else", "end"):
-            raise self.fail(f"'{keyword}' without 'if' or 'range'")
-        self.i += 2
-        self.ws()
-        if keyword == "if":
-            self.i += 2
-            return self.if_block()
-        if keyword == "range":
-            self.i += 5
-            return self.range_block(start)
-        node = self.expr()
-        self.expect("}}")
-        return node
-
-    def tag(self, allowed: tuple[str, ...]) -> str:
-        self.ws()
-        keyword = self.keyword_ahead()
-        if keyword not in allowed:
-            raise self.fail(f"expected {{{{ {' / '.join(allowed)} }}}}, found {self.found()}")
-        self.eat("{{")
-        self.ws()
-        self.i += len(keyword)
-        return keyword
-
-    def if_block(self) -> Node:
-        cond = self.expr()
-        self.expect("}}")
-        branches = [(cond, self.value())]
-        while True:
-            keyword = self.tag(("elif", "else", "end"))
-            if keyword == "elif":
-                cond = self.expr()
-                self.expect("}}")
-                branches.append((cond, self.value()))
-            elif keyword == "else":
-                self.expect("}}")
-                otherwise = self.value()
-                self.tag(("end",))
-                self.expect("}}")
-                return If(branches, otherwise)
-            else:
-                self.expect("}}")
-                return If(branches, None)
-
-    def range_block(self, start: int) -> Node:
-        self.ws()
-        first = self.ident()
-        if first is None:
-            raise self.fail(f"expected a variable name after 'range', found {self.found()}")
-        self.ws()
-        index_name: str | None = None
-        item_name = first
-        if self.eat(","):
-            self.ws()
-            second = self.ident()
-            if second is None:
-                raise self.fail(f"expected a variable name, found {self.found()}")
-            index_name, item_name = first, second
-        self.expect(":=")
-        source = self.expr()
-        self.expect("}}")
-        body = self.value()
-        self.tag(("end",))
-        self.expect("}}")
-        return Range(index_name, item_name, source, body, start)
-
-    # Expressions ---------------------------------------------------------------------------
 
     def expr(self) -> Node:
-        return self.binary(0)
-
-    _LEVELS: tuple[tuple[str, ...], ...] = (("||",), ("&&",), ("==", "!=", ">=", "<=", ">", "<"), ("??",))
-
-    def binary(self, level: int) -> Node:
-        if level == len(self._LEVELS):
-            return self.postfix()
-        left = self.binary(level + 1)
-        while True:
-            self.ws()
-            op = next((o for o in self._LEVELS[level] if self.peek(o)), None)
-            if op is None or self.peek("}}"):
-                return left
-            index = self.i
-            self.i += len(op)
-            right = self.binary(level + 1)
-            left = BinOp(op, left, right, index)
-            left.index = index
-
-    def postfix(self) -> Node:
-        self.ws()
-        start = self.i
-        node = self.primary()
-        node.index = start
-        steps: list[tuple[bool, Node]] = []
-        while True:
-            optional = self.peek("?.") or self.peek("?[")
-            if optional:
-                self.i += 1
-            if self.eat("."):
-                field_start = self.i
-                name = self.ident(_FIELD)
-                if name is None:
-                    raise self.fail(f"expected a field name after '.', found {self.found()}")
-                step: Node = Lit(name)
-                step.index = field_start
-                steps.append((optional, step))
-            elif self.eat("["):
-                step = self.expr()
-                self.expect("]")
-                steps.append((optional, step))
-            elif optional:
-                raise self.fail("expected '.' or '[' after '?'")
-            else:
-                break
-        if not steps:
+        if self.sym("{{") and not (self.keyword("if", 1) or self.keyword("range", 1)):
+            self.take()
+            node = self.expr()
+            self.expect("}}")
             return node
-        return Path(node, steps, self.src[start : self.i], start)
+        first = self.peek()
+        if first is not None and self.keyword("not"):
+            self.take()
+            arg = self.expr()
+            return Call("not", arg, join(first.span, arg.span))
+        if first is not None and first.kind == "ident" and first.text not in _KEYWORDS and self.sym("(", 1):
+            self.i += 2
+            arg = self.expr()
+            close = self.expect(")")
+            return Call(first.text, arg, join(first.span, close.span))
+        left = self.atom()
+        op = self.peek()
+        if op is not None and ((op.kind == "sym" and op.text in _OPERATORS) or self.keyword("in")):
+            self.take()
+            right = self.atom()
+            return BinOp(op.text, left, right, join(left.span, right.span))
+        return left
 
-    def primary(self) -> Node:
-        c = self.src[self.i : self.i + 1]
-        if c == "$":
-            start = self.i
-            self.i += 1
-            name = self.ident()
-            if name is None:
-                raise self.fail("expected a variable name after '$'", start)
-            return Var("$" + name, start)
-        if c in ("'", '"'):
-            return self.string(c)
-        if c == "(":
-            self.i += 1
+    def atom(self) -> Node:
+        token = self.peek()
+        if token is None:
+            raise self.fail()
+        node: Node
+        if token.kind == "ident" and token.text not in _KEYWORDS:
+            self.take()
+            node = Var(token.text, token.span)
+        elif self.sym("("):
+            self.take()
             node = self.expr()
             self.expect(")")
-            return node
-        if c == "[":
-            return self.array(self.expr)
-        if c == "{" and not self.peek("{{"):
-            return self.object(self.expr)
-        start = self.i
-        name = self.ident()
-        if name is None:
-            return self.scalar()
-        if name in ("true", "false", "null"):
-            return Lit({"true": True, "false": False, "null": None}[name])
-        self.ws()
-        if self.peek("("):
-            if name not in FUNCTIONS:
-                raise self.fail(f'unknown function "{name}"', start)
-            self.i += 1
-            args: list[Node] = []
-            self.ws()
-            if not self.eat(")"):
-                while True:
-                    args.append(self.expr())
-                    self.ws()
-                    if self.eat(")"):
-                        break
-                    if not self.eat(","):
-                        raise self.fail(f"expected ',' or ')', found {self.found()}")
-            return Call(name, args, start)
-        if name in _KEYWORDS:
-            raise self.fail(f"unexpected '{name}'", start)
-        return Var(name, start)
+        elif self.sym("{{"):
+            if self.keyword("if", 1):
+                node = self.if_block()
+            elif self.keyword("range", 1):
+                node = self.range_block()
+            else:  # only a block may open here: the token after `{{` is the unexpected one
+                self.take()
+                raise self.fail()
+        else:
+            node = self.json()
+        return self.lookups(node)
 
-    def text(self) -> Node:
-        parts: list[str | Node] = []
-        while self.i < len(self.src):
-            at = self.src.find("{{", self.i)
-            if at < 0:
-                parts.append(self.src[self.i :])
-                break
-            if at > self.i:
-                parts.append(self.src[self.i : at])
-            self.i = at
-            parts.append(self.interpolation())
-        return Str(parts or [""])
+    def lookups(self, node: Node) -> Node:
+        while True:
+            if self.sym(".") or self.sym("["):
+                key, dotted, end = self.lookup()
+                node = Field(node, key, dotted, join(node.span, end))
+            elif self.sym("?"):
+                self.take()
+                steps = []
+                while self.sym(".") or self.sym("["):
+                    steps.append(self.lookup()[0])
+                node = Optional(node, steps, node.span)
+            else:
+                return node
+
+    def lookup(self) -> tuple[Node, bool, Span]:
+        """`.name`, `['name']` or `[atom]`: the key, whether dotted, where the lookup ends."""
+        if self.take().text == ".":
+            name = self.name()
+            return Lit(name.text, name.span), True, name.span
+        key: Node
+        if self.sym("'"):
+            self.take()
+            text = self.peek()
+            if text is None or text.kind != "str":
+                raise self.fail()
+            self.take()
+            self.expect("'")
+            key = Lit(text.text, text.span)
+        else:
+            key = self.atom()
+        return key, False, self.expect("]").span
+
+    def if_block(self) -> Node:
+        start = self.take()
+        self.take()  # if
+        arms: list[tuple[Node, Node, Span | None]] = [(self.condition(), self.expr(), None)]
+        while self.sym("{{") and self.keyword("elif", 1):
+            self.take()
+            word = self.take()
+            cond = self.condition()
+            arms.append((cond, self.expr(), join(word.span, cond.span)))
+        self.expect("{{")
+        self.expect_keyword("else")
+        self.expect("}}")
+        otherwise = self.expr()
+        span = self.end(start)
+        # A non-boolean `if` condition is reported on the whole block, an `elif` one on `elif c`.
+        return If([(cond, body, where or span) for cond, body, where in arms], otherwise, span)
+
+    def condition(self) -> Node:
+        cond = self.expr()
+        self.expect("}}")
+        return cond
+
+    def end(self, start: Token) -> Span:
+        """`{{ end }}`: the span of the block opened by `start`."""
+        self.expect("{{")
+        self.expect_keyword("end")
+        return join(start.span, self.expect("}}").span)
+
+    def range_block(self) -> Node:
+        start = self.take()
+        self.take()  # range
+        index = None
+        if self.sym("_"):
+            self.take()
+        else:
+            index = self.name().text
+        self.expect(",")
+        item = self.name().text
+        self.expect(":=")
+        source = self.condition()
+        body = self.expr()
+        return Range(index, item, source, body, self.end(start))
+
+    def json(self) -> Node:
+        token = self.peek()
+        if token is None:
+            raise self.fail()
+        if token.kind in ("int", "num", "bool") or self.keyword("null"):
+            self.take()
+            return Lit(token.value, token.span)
+        if self.sym(OPEN_QUOTE):
+            return self.string()
+        if self.sym("["):
+            self.take()
+            items = [] if self.sym("]") else self.separated(self.expr, "]")
+            return Arr(items, join(token.span, self.expect("]").span))
+        if self.sym("{"):
+            self.take()
+            pairs = [] if self.sym("}") else self.separated(self.field, "}")
+            return Obj(pairs, join(token.span, self.expect("}").span))
+        raise self.fail()
+
+    def string(self) -> Node:
+        """A string: pieces of text and `{{ expr }}`s."""
+        start = self.take()
+        parts: list[Node] = []
+        while not self.sym(CLOSE_QUOTE):
+            if self.sym("{{"):
+                self.take()
+                parts.append(self.condition())
+            elif (piece := self.peek()) is not None and piece.kind == "str":
+                parts.append(Lit(self.take().text, piece.span))
+            else:
+                raise self.fail()
+        return Tem(parts, join(start.span, self.take().span))
+
+    def separated(self, item: Callable[[], T], close: str) -> list[T]:
+        items = [item()]
+        while self.sym(","):
+            self.take()
+            items.append(item())
+        if not self.sym(close):
+            raise self.fail()
+        return items
+
+    def field(self) -> tuple[str, Node]:
+        """`"key": expr`: the key is plain text, no `{{ }}`."""
+        self.expect(OPEN_QUOTE)
+        key = []
+        while (piece := self.peek()) is not None and piece.kind == "str":
+            key.append(self.take().text)
+        self.expect(CLOSE_QUOTE)
+        self.expect(":")
+        return "".join(key), self.expr()
 
 
 class Template:
-    def __init__(self, source: str, root: Node) -> None:
-        self.source, self.root = source, root
+    def __init__(self, source: str, root: Node, shift: int = 0) -> None:
+        self.source, self.root, self.shift = source, root, shift
 
     def render(self, env: Env) -> Any:
         try:
             return self.root.ev(env)
-        except Failure as exc:
-            raise KritiEvalError("Evaluation error", exc.message, self.source, exc.index) from None
+        except KritiError as exc:
+            exc.place(self.source, self.shift)
+            raise
         except RecursionError:
-            raise KritiEvalError("Evaluation error", "the template nests too deeply", self.source, 0) from None
+            error = KritiEvalError("Eval Error", "the template nests too deeply", self.root.span)
+            error.place(self.source, self.shift)
+            raise error from None
+
+
+def _parse(source: str, shift: int) -> Template:
+    try:
+        return Template(source, _Parser(source).template(), shift)
+    except KritiError as exc:
+        exc.place(source, shift)
+        raise
+    except RecursionError:
+        raise KritiParseError("Parse Error", "the template nests too deeply", START) from None
 
 
 @lru_cache(maxsize=256)
 def parse(source: str) -> Template:
     """A JSON template (a body)."""
-    parser = _Parser(source)
-    try:
-        root = parser.value()
-        parser.end()
-    except Failure as exc:
-        raise KritiParseError("Parse error", exc.message, source, exc.index) from None
-    except RecursionError:
-        raise KritiParseError("Parse error", "the template nests too deeply", source, 0) from None
-    return Template(source, root)
+    return _parse(source, 0)
 
 
 @lru_cache(maxsize=256)
 def parse_text(source: str) -> Template:
-    """A text template (url, header / query-parameter / form value): always renders a string."""
-    parser = _Parser(source)
-    try:
-        root = parser.text()
-    except Failure as exc:
-        raise KritiParseError("Parse error", exc.message, source, exc.index) from None
-    return Template(source, root)
+    """A text template (url, header / query-parameter / form value), wrapped in quotes as Hasura
+    does; positions people see are in `source` itself, the serialized ones in the wrapped text."""
+    return _parse(f'"{source}"', 1)
 
 
 def render_text(source: str, env: Env) -> str:

@@ -1,58 +1,44 @@
-"""Kriti templates as a tree: the nodes, how each evaluates, the functions and the errors.
+"""Kriti templates as a tree, and how each node evaluates (kriti-lang's src/Kriti/Eval.hs).
 
-Parsing lives in `kriti`; see there for the language.
+Parsing lives in `kriti`. Every node keeps its span, because kriti places each runtime error on a
+particular node: a wrong type on the value looked into, a missing key on the whole lookup, a
+function's failure on its argument, a non-boolean condition on the whole `if` (or `elif`).
 """
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
-from metadata.json_kinds import json_kind
+from metadata.kriti_errors import KritiEvalError, Span
+from metadata.kriti_functions import FUNCTIONS, Env, FunctionFailed
+from metadata.kriti_values import compare, encode, equal, kind
 
-
-class KritiError(ValueError):
-    """A template that does not parse, or fails to evaluate, with its position."""
-
-    def __init__(self, kind: str, message: str, source: str, index: int) -> None:
-        before = source[:index]
-        self.line = before.count("\n") + 1
-        self.column = index - (before.rfind("\n") + 1) + 1
-        self.detail = message
-        super().__init__(f"{kind}: {message} at line {self.line}, column {self.column}")
+_INT_BOUNDS = range(-(2**63), 2**63)  # Haskell's Int, which kriti indexes with
 
 
-class KritiParseError(KritiError):
-    pass
+def type_error(span: Span, value: Any, expected: str) -> KritiEvalError:
+    message = f"Couldn't match expected type '{expected}' with actual type '{kind(value)}'"
+    return KritiEvalError("Type Error", message, span)
 
 
-class KritiEvalError(KritiError):
-    pass
+def _attribute_error(span: Span, key: str) -> KritiEvalError:
+    # "attritubte": kriti's own spelling, which Hasura passes on.
+    message, detail = f"'Object' has no attritubte '{key}'.", f"'Object' has no attribute '{key}'"
+    return KritiEvalError("Attribute Error", message, span, detail)
 
 
-class Failure(Exception):
-    """Raised inside parsing and evaluation; turned into a KritiError with the source position."""
-
-    def __init__(self, message: str, index: int) -> None:
-        super().__init__(message)
-        self.message, self.index = message, index
-
-
-Env = Mapping[str, Any]
-
-
-def _render(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-# ---------------------------------------------------------------------------------------- nodes
+def _index(value: Any) -> int | None:
+    """A number as a Haskell Int (1.0 is 1), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value) if int(value) in _INT_BOUNDS else None
 
 
 class Node(ABC):
-    index = 0
+    span: Span
 
     @abstractmethod
     def ev(self, env: Env) -> Any:
@@ -60,218 +46,184 @@ class Node(ABC):
 
 
 class Lit(Node):
-    def __init__(self, value: Any) -> None:
-        self.value = value
+    def __init__(self, value: Any, span: Span) -> None:
+        self.value, self.span = value, span
 
     def ev(self, env: Env) -> Any:
         return self.value
 
 
-class Str(Node):
-    def __init__(self, parts: list[str | Node]) -> None:
-        self.parts = parts
+class Tem(Node):
+    """A string with `{{ }}` parts: strings go in as they are, other values as aeson's JSON."""
+
+    def __init__(self, parts: list[Node], span: Span) -> None:
+        self.parts, self.span = parts, span
 
     def ev(self, env: Env) -> Any:
-        return "".join(p if isinstance(p, str) else _render(p.ev(env)) for p in self.parts)
+        values = [part.ev(env) for part in self.parts]
+        return "".join(v if isinstance(v, str) else encode(v) for v in values)
 
 
 class Arr(Node):
-    def __init__(self, items: list[Node]) -> None:
-        self.items = items
+    def __init__(self, items: list[Node], span: Span) -> None:
+        self.items, self.span = items, span
 
     def ev(self, env: Env) -> Any:
         return [item.ev(env) for item in self.items]
 
 
 class Obj(Node):
-    def __init__(self, pairs: list[tuple[Node, Node]]) -> None:
-        self.pairs = pairs
+    """Keys are plain strings; of a repeated key the first wins; values evaluate in key order."""
+
+    def __init__(self, pairs: list[tuple[str, Node]], span: Span) -> None:
+        self.fields: dict[str, Node] = {}
+        for key, value in pairs:
+            self.fields.setdefault(key, value)
+        self.span = span
 
     def ev(self, env: Env) -> Any:
-        out: dict[str, Any] = {}
-        for key, value in self.pairs:
-            name = key.ev(env)
-            if not isinstance(name, str):
-                raise Failure(f"an object key must be a string, got {json_kind(name)}", key.index)
-            out[name] = value.ev(env)
-        return out
+        return {key: self.fields[key].ev(env) for key in sorted(self.fields)}
 
 
 class Var(Node):
-    def __init__(self, name: str, index: int) -> None:
-        self.name, self.index = name, index
+    def __init__(self, name: str, span: Span) -> None:
+        self.name, self.span = name, span
 
     def ev(self, env: Env) -> Any:
         if self.name not in env:
-            raise Failure(f'unknown variable "{self.name}"', self.index)
+            raise KritiEvalError("Name Error", f"Variable '{self.name}' not in scope", self.span)
         return env[self.name]
 
 
-class Path(Node):
-    def __init__(self, base: Node, steps: list[tuple[bool, Node]], text: str, index: int) -> None:
-        self.base, self.steps, self.text, self.index = base, steps, text, index
+class Field(Node):
+    """`base.name` (dotted), `base['name']` or `base[expr]`: a key of an object, an index of an array."""
+
+    def __init__(self, base: Node, key: Node, dotted: bool, span: Span) -> None:
+        self.base, self.key, self.dotted, self.span = base, key, dotted, span
 
     def ev(self, env: Env) -> Any:
         value = self.base.ev(env)
-        for optional, step in self.steps:
-            key = step.ev(env)
-            found = (isinstance(value, dict) and isinstance(key, str) and key in value) or (
-                isinstance(value, list) and type(key) is int and -len(value) <= key < len(value)
-            )
-            if found:
+        if isinstance(value, dict):
+            key = self.key.ev(env)
+            if not isinstance(key, str):
+                raise type_error(self.base.span, key, "String")
+            if key not in value:
+                raise _attribute_error(self.span, key)
+            return value[key]
+        if isinstance(value, list) and not self.dotted:
+            key = self.key.ev(env)
+            index = _index(key)
+            if index is None:
+                raise type_error(self.span, key, "Integer")
+            if not 0 <= index < len(value):
+                raise KritiEvalError("Index Error", "Can only range over an array", self.span, "Index out of range")
+            return value[index]
+        raise type_error(self.base.span, value, "Object")
+
+
+class Optional(Node):
+    """`base?` then lookups: null when the base fails or is null, or when any lookup finds nothing."""
+
+    def __init__(self, base: Node, steps: list[Node], span: Span) -> None:
+        self.base, self.steps, self.span = base, steps, span
+
+    def ev(self, env: Env) -> Any:
+        try:
+            value = self.base.ev(env)
+        except KritiEvalError:
+            value = None
+        # kriti holds the lookups in reverse and evaluates them so: the last one's error shows.
+        keys = [step.ev(env) for step in reversed(self.steps)][::-1]
+        if value is None:
+            return None
+        if not isinstance(value, dict | list):
+            raise type_error(self.base.span, value, "Object")
+        for key in keys:
+            if isinstance(value, dict) and isinstance(key, str) and key in value:
                 value = value[key]
-            elif optional:
-                return None
+            elif isinstance(value, list) and (index := _index(key)) is not None and 0 <= index < len(value):
+                value = value[index]
             else:
-                raise Failure(f'Path Lookup Error: "{self.text}"', self.index)
+                return None
         return value
 
 
 class BinOp(Node):
-    def __init__(self, op: str, left: Node, right: Node, index: int) -> None:
-        self.op, self.left, self.right, self.index = op, left, right, index
+    """Both sides are always evaluated; `&&` and `||` want booleans, the comparisons take any two
+    values (ordered as aeson orders them), `in` looks for a key of an object or an array item."""
+
+    def __init__(self, op: str, left: Node, right: Node, span: Span) -> None:
+        self.op, self.left, self.right, self.span = op, left, right, span
 
     def ev(self, env: Env) -> Any:
         op = self.op
+        left = self.left.ev(env)
         if op == "??":
-            try:
-                left = self.left.ev(env)
-            except Failure:
-                left = None
             return self.right.ev(env) if left is None else left
+        right = self.right.ev(env)
         if op in ("&&", "||"):
-            left = _truth(self.left.ev(env), self.left.index)
-            if (op == "&&" and not left) or (op == "||" and left):
-                return left
-            return _truth(self.right.ev(env), self.right.index)
-        left, right = self.left.ev(env), self.right.ev(env)
-        if op == "==":
-            return bool(left == right and json_kind(left) == json_kind(right))
-        if op == "!=":
-            return not (left == right and json_kind(left) == json_kind(right))
-        comparable = json_kind(left) == json_kind(right) and json_kind(left) in ("number", "string")
-        if not comparable:
-            raise Failure(f'cannot compare {json_kind(left)} and {json_kind(right)} with "{op}"', self.index)
-        return {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op]
-
-
-def _truth(value: Any, index: int) -> bool:
-    """Kriti wants booleans; null counts as false (a missing optional field)."""
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    raise Failure(f"expected a boolean, got {json_kind(value)}", index)
+            if not isinstance(left, bool):
+                raise type_error(self.span, left if isinstance(right, bool) else right, "Boolean")
+            if not isinstance(right, bool):
+                raise type_error(self.span, right, "Boolean")
+            return (left and right) if op == "&&" else (left or right)
+        if op == "in":
+            if isinstance(right, dict):
+                if not isinstance(left, str):
+                    raise type_error(self.span, left, "String")
+                return left in right
+            if isinstance(right, list):
+                return any(equal(left, item) for item in right)
+            raise type_error(self.span, right, "Array")
+        if op in ("==", "!="):
+            return equal(left, right) == (op == "==")
+        order = compare(left, right)
+        return {"<": order < 0, ">": order > 0, "<=": order <= 0, ">=": order >= 0}[op]
 
 
 class If(Node):
-    def __init__(self, branches: list[tuple[Node, Node]], otherwise: Node | None) -> None:
-        self.branches, self.otherwise = branches, otherwise
+    """`branches`: (condition, value, the span an error names); a condition must be a boolean."""
+
+    def __init__(self, branches: list[tuple[Node, Node, Span]], otherwise: Node, span: Span) -> None:
+        self.branches, self.otherwise, self.span = branches, otherwise, span
 
     def ev(self, env: Env) -> Any:
-        for cond, body in self.branches:
-            if _truth(cond.ev(env), cond.index):
+        for cond, body, span in self.branches:
+            value = cond.ev(env)
+            if value is True:
                 return body.ev(env)
-        return None if self.otherwise is None else self.otherwise.ev(env)
+            if value is not False:
+                raise type_error(span, value, "Boolean")
+        return self.otherwise.ev(env)
 
 
 class Range(Node):
-    def __init__(self, index_name: str | None, item_name: str, source: Node, body: Node, index: int) -> None:
-        self.index_name, self.item_name, self.source, self.body, self.index = (
-            index_name, item_name, source, body, index,
-        )  # fmt: skip
+    def __init__(self, index_name: str | None, item_name: str, source: Node, body: Node, span: Span) -> None:
+        self.index_name, self.item_name, self.source, self.body, self.span = index_name, item_name, source, body, span
 
     def ev(self, env: Env) -> Any:
         items = self.source.ev(env)
-        if items is None:
-            return []
         if not isinstance(items, list):
-            raise Failure(f"range expects an array, got {json_kind(items)}", self.source.index)
+            raise type_error(self.span, items, "Array")
         out = []
         for i, item in enumerate(items):
-            scope = dict(env)
-            if self.index_name not in (None, "_"):
-                scope[str(self.index_name)] = i
-            scope[self.item_name] = item
-            out.append(self.body.ev(scope))
+            scope: dict[str, Any] = {self.item_name: item}
+            if self.index_name is not None:
+                scope[self.index_name] = i
+            out.append(self.body.ev({**env, **scope}))
         return out
 
 
 class Call(Node):
-    def __init__(self, name: str, args: list[Node], index: int) -> None:
-        self.name, self.args, self.index = name, args, index
+    def __init__(self, name: str, arg: Node, span: Span) -> None:
+        self.name, self.arg, self.span = name, arg, span
 
     def ev(self, env: Env) -> Any:
-        function = FUNCTIONS[self.name]
+        value = self.arg.ev(env)
+        function = FUNCTIONS.get(self.name)
+        if function is None:
+            raise KritiEvalError("Name Error", f"Variable '{self.name}' not in scope", self.span)
         try:
-            return function(env, [a.ev(env) for a in self.args])
-        except Failure:
-            raise
-        except (TypeError, ValueError, KeyError, IndexError) as exc:
-            raise Failure(f"{self.name}: {exc}", self.index) from None
-
-
-# ------------------------------------------------------------------------------------ functions
-
-
-def _one(args: list[Any], *kinds: str) -> Any:
-    if len(args) != 1:
-        raise ValueError(f"expects 1 argument, got {len(args)}")
-    if kinds and json_kind(args[0]) not in kinds:
-        raise TypeError(f"expects {' or '.join(kinds)}, got {json_kind(args[0])}")
-    return args[0]
-
-
-def _concat(env: Env, args: list[Any]) -> Any:
-    items = args[0] if len(args) == 1 and isinstance(args[0], list) else args
-    kinds = {json_kind(i) for i in items}
-    if not items:
-        return []
-    if kinds == {"string"}:
-        return "".join(items)
-    if kinds == {"array"}:
-        return [x for i in items for x in i]
-    if kinds == {"object"}:
-        merged: dict[str, Any] = {}
-        for i in items:
-            merged.update(i)
-        return merged
-    raise TypeError(f"expects strings, arrays or objects of one kind, got {', '.join(sorted(kinds))}")
-
-
-def _session_variable(env: Env, args: list[Any]) -> Any:
-    name = _one(args, "string").lower()
-    variables = {k.lower(): v for k, v in (env.get("$session_variables") or {}).items()}
-    if name not in variables:
-        raise ValueError(f'Session variable "{args[0]}" not found')
-    return variables[name]
-
-
-def _size(env: Env, args: list[Any]) -> Any:
-    return len(_one(args, "string", "array", "object"))
-
-
-def _empty(env: Env, args: list[Any]) -> Any:
-    value = _one(args)
-    return value is None or (not isinstance(value, bool | int | float) and len(value) == 0)
-
-
-FUNCTIONS: dict[str, Callable[[Env, list[Any]], Any]] = {
-    "escapeUri": lambda env, a: quote(_one(a, "string"), safe=""),
-    "concat": _concat,
-    "not": lambda env, a: not _one(a, "boolean"),
-    "getSessionVariable": _session_variable,
-    "toUpper": lambda env, a: _one(a, "string").upper(),
-    "toLower": lambda env, a: _one(a, "string").lower(),
-    "toTitle": lambda env, a: _one(a, "string").title(),
-    "size": _size,
-    "length": _size,
-    "empty": _empty,
-    "isEmpty": _empty,
-    "head": lambda env, a: _one(a, "string", "array")[0],
-    "tail": lambda env, a: _one(a, "string", "array")[1:],
-    "inverse": lambda env, a: _one(a, "string", "array")[::-1],
-    "removeNulls": lambda env, a: [x for x in _one(a, "array") if x is not None],
-    "toPairs": lambda env, a: [[k, v] for k, v in _one(a, "object").items()],
-    "fromPairs": lambda env, a: {str(k): v for k, v in _one(a, "array")},
-}
+            return function(value, env)
+        except FunctionFailed as exc:
+            raise KritiEvalError("Function Error", exc.message, self.arg.span) from None

@@ -3,15 +3,16 @@ a transform whose templates do not parse (with the field and position) when an a
 
 A malformed transform (a wrong key or type) is a ValueError, which decoding reports as
 parse-failed; a template that does not parse is Hasura's 400 validation-failed
-"request transform validation failed", the template's field and position in `internal`."""
+"request transform validation failed", with `internal` holding, for each template, kriti's error
+as Hasura reports it (`error_code`, `message`, `source_position`), the template's field
+(`template`) and Switchboard's message for people (`detail`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from metadata.errors import SwitchboardError
-from metadata.kriti import parse, parse_text
-from metadata.kriti_nodes import KritiParseError
+from metadata.kriti import KritiError, KritiParseError, parse, parse_text
 
 _BODY_ACTIONS = ("transform", "remove", "x_www_form_urlencoded")
 
@@ -21,11 +22,14 @@ class TemplateInvalid(SwitchboardError):
 
     code, status = "validation-failed", 400
 
-    def __init__(self, where: str, detail: str, error_code: str = "Parse Error") -> None:
+    def __init__(self, where: str, problems: list[dict[str, Any]]) -> None:
         which = where.split("_", 1)[0]  # request / response
-        super().__init__(
-            f"{which} transform validation failed", internal=[{"error_code": error_code, "message": detail}]
-        )
+        super().__init__(f"{which} transform validation failed", internal=problems)
+
+
+def template_problem(where: str, exc: KritiError) -> dict[str, Any]:
+    """One entry of Hasura's error bundle for a template of field `where`."""
+    return {**exc.serialized(), "template": where, "detail": str(exc)}
 
 
 def _check(condition: bool, message: str) -> None:
@@ -38,7 +42,7 @@ def _template(where: str, value: Any, text: bool) -> None:
     try:
         (parse_text if text else parse)(value)
     except KritiParseError as exc:
-        raise TemplateInvalid(where, f"{where}: {exc}") from None
+        raise TemplateInvalid(where, [template_problem(where, exc)]) from None
 
 
 def _check_body(where: str, body: Any, version: int) -> None:

@@ -13,7 +13,8 @@ Response transform `{body, version}`: applied to a 2xx answer before output vali
 `$body` (the answer), `$response` ({status, body}), `$session_variables`, `$base_url`.
 
 A template that fails is a `TransformFailed` (500 transformation-failed) naming the field and
-the template position: never a silent success.
+the template position, with kriti's error as Hasura reports it in `internal` (admins): never a
+silent success.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from metadata.errors import SwitchboardError
 from metadata.kriti import KritiError, KritiParseError, parse, render_text
+from metadata.transform_checks import template_problem
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -58,9 +60,10 @@ class Request:
 
 
 def _fail(where: str, exc: Exception, invalid: bool) -> SwitchboardError:
+    internal = [template_problem(where, exc)] if isinstance(exc, KritiError) else None
     if invalid:
-        return TransformInvalid(f"{where}: {exc}")
-    return TransformFailed(f"{where}: {exc}")
+        return TransformInvalid(f"{where}: {exc}", internal=internal)
+    return TransformFailed(f"{where}: {exc}", internal=internal)
 
 
 def _value(where: str, source: Any, env: dict[str, Any], text: bool) -> Any:
@@ -183,7 +186,7 @@ def transform_response(
     try:
         return _body("response_transform.body", spec, env)[1]
     except _TemplateError as exc:
-        raise TransformFailed(f"{exc.where}: {exc.exc}") from None
+        raise _fail(exc.where, exc.exc, False) from None
     except ValueError as exc:
         raise TransformFailed(f"response_transform: {exc}") from None
 

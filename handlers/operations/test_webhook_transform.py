@@ -87,8 +87,9 @@ async def test_webhook_transform(ctx: Context, args: TestWebhookTransform) -> di
     request = Request("POST", _resolve(args.webhook_url, args.env), headers, args.body)
     try:
         request = transform_request(args.request_transform, request, session, invalid=True)
-    except TransformFailed as exc:
-        raise TemplateInvalid("request_transform", exc.message, "Transformation Error") from None
+    except TransformFailed as exc:  # Hasura: the bundle of kriti's errors, or its own TransformationError
+        problems = exc.internal or [{"error_code": "TransformationError", "message": exc.message}]
+        raise TemplateInvalid("request_transform", problems) from None
     return {
         "webhook_url": request.url,
         "method": request.method,
