@@ -99,6 +99,10 @@ def test_template_scans_are_linear(client: TestClient, text: str) -> None:
     preview = {"webhook_url": "http://x/" + text, "body": {}, "request_transform": {"template_engine": "Kriti"}}
     assert query(client, "test_webhook_transform", preview).status_code in (200, 400)
 
+    transform = {"body": {"action": "transform", "template": text}, "url": "{{$base_url}}/" + text}
+    definition = {"handler": "http://127.0.0.1:9/", "output_type": "Out", "request_transform": transform}
+    assert query(client, "create_action", {"name": "t", "definition": definition}).status_code == 400
+
 
 def test_a_client_hanging_up_mid_body_is_not_an_error(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, database_url=f"sqlite:///{tmp_path}/sb.db", log_level="info")
