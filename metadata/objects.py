@@ -47,6 +47,17 @@ def load_item(kind: str, body: bytes) -> Item:
     return Item(_DECODERS[kind].decode(body), body)
 
 
+_any = msgspec.json.Decoder()
+_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
+def same_body(a: bytes, b: bytes) -> bool:
+    """Whether two bodies say the same thing: the same bytes, or the same JSON with keys in
+    another order (a transform or a kept section written with its keys reordered is no change).
+    Reordering keeps the length, so only bodies of equal length are decoded to compare."""
+    return a == b or (len(a) == len(b) and _sorted(_any.decode(a)) == _sorted(_any.decode(b)))
+
+
 Changes = Mapping[Key, Item | None]
 _UNSET = Item(None, b"")
 
@@ -146,6 +157,6 @@ class Draft:
             if item is None:
                 if before is not None:
                     out[key] = None
-            elif before is None or before.body != item.body:
+            elif before is None or not same_body(before.body, item.body):
                 out[key] = item
         return out
