@@ -4,7 +4,8 @@ Every modifying operation goes through the same steps: load (the in-memory view)
 validate and modify (the handler, on a draft) -> check consistency (no action may be left
 pointing at a type that does not fit) -> save (a compare-and-swap on the version row). A
 change that changes nothing saves nothing. Without an explicit `resource_version`, losing the
-swap to another process re-runs the handler on the fresher state; with one, it is a 409.
+swap to another process re-runs the handler once more, holding the store's write lock on the
+latest version, so it applies however busy the other servers are; with one, it is a 409.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.context import Changed, Context, Runtime, Session
 from handlers.registry import OPERATIONS, Operation
@@ -22,8 +24,6 @@ from metadata.errors import AccessDenied, Conflict, ParseFailed, SwitchboardErro
 from metadata.objects import Draft
 from metadata.store import StaleVersion, Store, unreachable
 from metadata.strict import Strict
-
-MAX_ATTEMPTS = 20
 
 
 class Envelope(Strict):
@@ -133,41 +133,49 @@ async def _execute(runtime: Runtime, envelope: Envelope, op: Operation, args: An
             return await op.run(Context(runtime, session, envelope.version, None, _nested), args)
 
     async with store.write_lock:
+        if envelope.resource_version not in (None, store.resource_version):
+            await store.sync()  # the caller may have seen a version this server has not yet
         # Optimistic: the in-memory view is usually current. When it was not, the swap fails (or
-        # the handler refuses, or finds nothing to do, on stale grounds); then catch up and run
-        # the handler again.
-        fresh = False
-        for _ in range(MAX_ATTEMPTS):
-            if envelope.resource_version not in (None, store.resource_version) and not fresh:
-                await store.sync()
-                fresh = True
-            base = store.resource_version
-            if envelope.resource_version not in (None, base):
+        # the handler refuses, or finds nothing to do, on stale grounds); then the change is built
+        # again holding the store's write lock, on the latest version, where it cannot lose.
+        result = await _attempt(runtime, envelope, op, args, session, None)
+        if result is _STALE:
+            if envelope.resource_version is not None:
                 raise _conflict(envelope.resource_version)
-            draft = Draft(store.state)
-            try:
-                result = await _modify(op, Context(runtime, session, envelope.version, draft, _nested), args)
-            except SwitchboardError:
-                if fresh or not await _moved_on(store, base):
-                    raise
-                fresh = True
-                continue
-            changes = draft.effective()
-            if not changes:
-                # "Nothing to change" must not be judged on a stale view either.
-                if not fresh and await _moved_on(store, base):
-                    fresh = True
-                    continue
-                return _finish(result, base)
-            try:
-                version = await store.commit(base, changes, envelope.type, session.role, draft.cleared_actions)
-            except StaleVersion:
-                if envelope.resource_version is not None:
-                    raise _conflict(envelope.resource_version) from None
-                await store.sync()
-                fresh = True
-                continue
-            if any(kind == "source" for kind, _ in changes):
-                await runtime.engines.prune(store.state)
-            return _finish(result, version)
-    raise _conflict(store.resource_version)
+            async with store.exclusive() as conn:
+                result = await _attempt(runtime, envelope, op, args, session, conn)
+        return result
+
+
+_STALE = object()  # the attempt was built on a version another server has moved past
+
+
+async def _attempt(
+    runtime: Runtime, envelope: Envelope, op: Operation, args: Any, session: Session, conn: AsyncConnection | None
+) -> Any:
+    """Build the change on the current view and commit it: its answer, or _STALE (only without
+    `conn`, the exclusive transaction, in which nothing can be stale)."""
+    store = runtime.store
+    base = store.resource_version
+    if envelope.resource_version not in (None, base):
+        raise _conflict(envelope.resource_version)
+    draft = Draft(store.state)
+    try:
+        result = await _modify(op, Context(runtime, session, envelope.version, draft, _nested), args)
+    except SwitchboardError:
+        if conn is not None or not await _moved_on(store, base):
+            raise
+        return _STALE
+    changes = draft.effective()
+    if not changes:
+        # "Nothing to change" must not be judged on a stale view either.
+        if conn is None and await _moved_on(store, base):
+            return _STALE
+        return _finish(result, base)
+    try:
+        version = await store.commit(base, changes, envelope.type, session.role, draft.cleared_actions, conn)
+    except StaleVersion:
+        return _STALE
+    if any(kind == "source" for kind, _ in changes):
+        await runtime.engines.prune(store.state)
+    return _finish(result, version)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -137,11 +138,14 @@ class Store:
 
     async def reload(self) -> None:
         """Read the whole current version (one statement, so one consistent snapshot)."""
+        async with self.engine.connect() as conn:
+            await self._read_all(conn)
+
+    async def _read_all(self, conn: AsyncConnection) -> None:
         query = sa.select(
             tables.state.c.resource_version, tables.objects.c.kind, tables.objects.c.name, tables.objects.c.body
         ).select_from(tables.state.outerjoin(tables.objects, sa.true()))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = (await conn.execute(query)).all()
         state = State()
         state.apply({(kind, name): load_item(kind, body.encode()) for _, kind, name, body in rows if kind})
         self.state, self.resource_version = state, rows[0][0]
@@ -152,32 +156,60 @@ class Store:
         Returns whether there was anything to catch up with.
         """
         async with self._sync_lock, self.engine.connect() as conn:
-            current = (await conn.execute(sa.select(tables.state.c.resource_version))).scalar_one()
-            if current == self.resource_version:
-                return False
-            if current < self.resource_version:  # the database was replaced under us
-                await conn.close()
-                await self.reload()
-                return True
-            query = (
-                sa.select(tables.changes.c.kind, tables.changes.c.name, tables.changes.c.body)
-                .where(tables.changes.c.version > self.resource_version, tables.changes.c.version <= current)
-                .order_by(tables.changes.c.version)
-            )
-            rows = (await conn.execute(query)).all()
-            if current <= self.resource_version:  # a commit of ours got there while we read
-                return False
-            self.state.apply({(k, n): None if b is None else load_item(k, b.encode()) for k, n, b in rows})
-            self.resource_version = current
+            return await self._catch_up(conn)
+
+    async def _catch_up(self, conn: AsyncConnection) -> bool:
+        current = (await conn.execute(sa.select(tables.state.c.resource_version))).scalar_one()
+        if current == self.resource_version:
+            return False
+        if current < self.resource_version:  # the database was replaced under us
+            await self._read_all(conn)
+            return True
+        query = (
+            sa.select(tables.changes.c.kind, tables.changes.c.name, tables.changes.c.body)
+            .where(tables.changes.c.version > self.resource_version, tables.changes.c.version <= current)
+            .order_by(tables.changes.c.version)
+        )
+        rows = (await conn.execute(query)).all()
+        if current <= self.resource_version:  # a commit of ours got there while we read
+            return False
+        self.state.apply({(k, n): None if b is None else load_item(k, b.encode()) for k, n, b in rows})
+        self.resource_version = current
         return True
 
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction holding the store's write lock, caught up to the latest version.
+
+        For a writer that keeps losing the compare-and-swap to other servers: the no-op update
+        of the version row locks it (a row lock on PostgreSQL, the database's write lock on
+        SQLite) until the transaction ends, so a change built inside, on the fresh state, and
+        committed with `commit(..., conn=...)` cannot lose again.
+        """
+        async with self.engine.begin() as conn:
+            state = tables.state.c
+            await conn.execute(
+                sa.update(tables.state).where(state.id == 1).values(resource_version=state.resource_version)
+            )
+            async with self._sync_lock:
+                await self._catch_up(conn)
+            yield conn
+
     async def commit(
-        self, base: int, changes: Changes, operation: str, role: str | None, cleared_actions: Iterable[str] = ()
+        self,
+        base: int,
+        changes: Changes,
+        operation: str,
+        role: str | None,
+        cleared_actions: Iterable[str] = (),
+        conn: AsyncConnection | None = None,
     ) -> int:
         """Write `changes` as version base+1, only if the store is still at `base`; delete the runs
-        of `cleared_actions` in the same transaction."""
+        of `cleared_actions` in the same transaction (`conn`'s, from `exclusive`, when given)."""
         version = base + 1
-        async with self.engine.begin() as conn:
+        async with contextlib.AsyncExitStack() as stack:
+            if conn is None:
+                conn = await stack.enter_async_context(self.engine.begin())
             swapped = await conn.execute(
                 sa.update(tables.state)
                 .where(tables.state.c.id == 1, tables.state.c.resource_version == base)

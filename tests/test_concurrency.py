@@ -63,3 +63,15 @@ def test_a_stale_server_does_not_mistake_a_change_for_a_no_op(make_client: Clien
     # `second` may not have heard of version 3 yet: setting TYPES again is a change, not a no-op.
     assert query(second, "set_custom_types", TYPES).json()["resource_version"] == 4
     assert query(first, "export_metadata").json()["custom_types"] == TYPES
+
+
+def test_two_busy_servers_lose_no_write(make_client: ClientFactory) -> None:
+    """200 writers without a resource_version split over two servers: every one applies, however
+    often the other server commits first (a writer that keeps losing the race takes the store's
+    write lock and cannot lose again)."""
+    first, second = make_client(), make_client()
+    assert query(first, "set_custom_types", TYPES).json()["resource_version"] == 2
+    with ThreadPoolExecutor(64) as pool:
+        responses = list(pool.map(lambda i: query((first, second)[i % 2], "create_action", action(i)), range(200)))
+    assert [r.status_code for r in responses] == [200] * 200, [r.text for r in responses if r.status_code != 200]
+    assert sorted(r.json()["resource_version"] for r in responses) == list(range(3, 203))
