@@ -13,6 +13,7 @@ import msgspec
 from handlers.execution.engines import Engines
 from handlers.execution.rate_limit import RateLimiter
 from metadata.actions import Action
+from metadata.api_keys import ApiKeys
 from metadata.objects import Draft
 from metadata.runs import Runs
 from metadata.store import Store
@@ -40,6 +41,7 @@ class Runtime:
 
     store: Store
     runs: Runs
+    api_keys: ApiKeys
     http: aiohttp.ClientSession | None = None
     audit_sync_runs: bool = False
     lease_margin: float = 10.0

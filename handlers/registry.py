@@ -12,6 +12,7 @@ from handlers.context import Context
 from handlers.execution import run_action
 from handlers.operations import (
     actions,
+    api_keys,
     bulk,
     custom_types,
     data_sources,
@@ -81,6 +82,9 @@ OPERATIONS: dict[str, Operation] = {
     "run_public_action": Operation(
         public_links.run_public_action, public_links.RunPublicAction, modifies=False, admin_only=False, fresh=False
     ),
+    "create_api_key": Operation(api_keys.create_api_key, api_keys.CreateApiKey, modifies=False, fresh=False),
+    "list_api_keys": Operation(api_keys.list_api_keys, api_keys.ListApiKeys, modifies=False, fresh=False),
+    "revoke_api_key": Operation(api_keys.revoke_api_key, api_keys.RevokeApiKey, modifies=False, fresh=False),
     "test_webhook_transform": Operation(
         transform_preview.test_webhook_transform, transform_preview.TestWebhookTransform, modifies=False, fresh=False
     ),

@@ -71,3 +71,17 @@ runs = sa.Table(
     sa.Index("switchboard_action_runs_due", "status", "run_at"),
     sa.Index("switchboard_action_runs_action", "action", "created_at"),
 )
+
+# API keys for scripts: only a hash of each key is kept (the key itself is shown once, when it
+# is created). Keys are not metadata: they have no versions and are never exported.
+api_keys = sa.Table(
+    "switchboard_api_keys",
+    schema,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=True),
+    sa.Column("last_used_at", sa.Float, nullable=True),
+)

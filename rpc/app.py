@@ -19,10 +19,11 @@ from handlers.context import Runtime, Session
 from handlers.dispatch import execute, is_public
 from handlers.execution.rate_limit import RateLimiter
 from handlers.execution.worker import WorkerPool
+from metadata.api_keys import ApiKeys
 from metadata.errors import SwitchboardError
 from metadata.runs import Runs
 from metadata.store import Store
-from rpc.auth import authenticate
+from rpc.auth import Authenticator
 from rpc.config import Config, load_config
 from rpc.responses import bug_response, error_response, json_response
 
@@ -33,11 +34,14 @@ def create_app(config: Config | None = None) -> Starlette:
     runtime = Runtime(
         store=store,
         runs=Runs(store),
+        api_keys=ApiKeys(store),
         audit_sync_runs=config.audit_sync_runs,
         lease_margin=config.async_lease_margin_seconds,
         public_role=config.public_role,
         public_limiter=RateLimiter(config.public_rate_limit),
     )
+
+    auth = Authenticator(config, runtime.api_keys)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,7 +69,7 @@ def create_app(config: Config | None = None) -> Starlette:
         admin = False
         try:
             try:
-                session = authenticate(request.headers, config)
+                session = await auth.session(request.headers)
             except SwitchboardError:
                 # Public links need no credentials: run_public_action goes on as an anonymous
                 # caller (it runs as the public role whoever calls).

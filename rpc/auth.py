@@ -4,6 +4,7 @@
   variables are the X-Hasura-* headers.
 * An admin secret configured and sent (X-Hasura-Admin-Secret, or the old X-Hasura-Access-Key):
   it must match (constant time); the admin may act as another role and set session variables.
+* An API key (X-Api-Key, from create_api_key): its role; an admin key acts as the admin secret.
 * No secret sent: a JWT (`Authorization: Bearer`) when jwt_secret is configured, its claims
   giving the allowed roles, the default role and the session variables; else the
   unauthorized_role when configured, with no user session variables; else 401.
@@ -12,18 +13,21 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import jwt
 
 from handlers.context import ADMIN_ROLE, Session
+from metadata.api_keys import ApiKeys
 from metadata.errors import AccessDenied, SwitchboardError, Unauthorized
 from rpc.config import Config, JwtSecret
 
 SECRET_HEADER = "x-hasura-admin-secret"
 LEGACY_SECRET_HEADER = "x-hasura-access-key"  # Hasura still accepts its old name
 ROLE = "x-hasura-role"
+API_KEY = "x-api-key"
 
 
 class InvalidJwt(SwitchboardError):
@@ -42,29 +46,53 @@ class MissingRoleClaims(SwitchboardError):
     code, status = "jwt-missing-role-claims", 400
 
 
-def authenticate(headers: Mapping[str, str], config: Config) -> Session:
-    lowered = {name.lower(): value for name, value in headers.items()}
-    variables = {
-        name: value
-        for name, value in lowered.items()
-        if name.startswith("x-hasura-") and name not in (SECRET_HEADER, LEGACY_SECRET_HEADER)
-    }
-    given = lowered.get(SECRET_HEADER, lowered.get(LEGACY_SECRET_HEADER))
-    if config.admin_secret is None or given is not None:
-        if config.admin_secret is not None and not hmac.compare_digest(
-            (given or "").encode(), config.admin_secret.encode()
-        ):
-            raise Unauthorized("invalid x-hasura-admin-secret/x-hasura-access-key")
-        role = variables.setdefault(ROLE, ADMIN_ROLE)
-        return Session(role=role, variables=variables, headers=lowered)
-    if config.jwt_secret is not None and "authorization" in lowered:
-        return _jwt_session(lowered, config.jwt_secret)
-    if config.unauthorized_role is not None:
-        role = config.unauthorized_role
-        return Session(role=role, variables={ROLE: role}, headers=lowered)
-    if config.jwt_secret is not None:
-        raise InvalidHeaders("Missing Authorization header in JWT authentication mode")
-    raise Unauthorized("x-hasura-admin-secret/x-hasura-access-key required, but not found")
+class Authenticator:
+    """Turns a request's headers into a session; built once per server."""
+
+    def __init__(self, config: Config, api_keys: ApiKeys) -> None:
+        self.config = config
+        self.api_keys = api_keys
+
+    async def session(self, headers: Mapping[str, str]) -> Session:
+        config = self.config
+        lowered = {name.lower(): value for name, value in headers.items()}
+        variables = {
+            name: value
+            for name, value in lowered.items()
+            if name.startswith("x-hasura-") and name not in (SECRET_HEADER, LEGACY_SECRET_HEADER)
+        }
+        given = lowered.get(SECRET_HEADER, lowered.get(LEGACY_SECRET_HEADER))
+        if given is not None or (config.admin_secret is None and API_KEY not in lowered):
+            if config.admin_secret is not None and not hmac.compare_digest(
+                (given or "").encode(), config.admin_secret.encode()
+            ):
+                raise Unauthorized("invalid x-hasura-admin-secret/x-hasura-access-key")
+            return _admin(variables, lowered)
+        if API_KEY in lowered:
+            return await self._key_session(lowered, variables)
+        if config.jwt_secret is not None and "authorization" in lowered:
+            return _jwt_session(lowered, config.jwt_secret)
+        if config.unauthorized_role is not None:
+            role = config.unauthorized_role
+            return Session(role=role, variables={ROLE: role}, headers=lowered)
+        if config.jwt_secret is not None:
+            raise InvalidHeaders("Missing Authorization header in JWT authentication mode")
+        raise Unauthorized("x-hasura-admin-secret/x-hasura-access-key required, but not found")
+
+    async def _key_session(self, headers: dict[str, str], variables: dict[str, str]) -> Session:
+        key = await self.api_keys.find(headers[API_KEY])
+        if key is None:
+            raise Unauthorized("invalid x-api-key")
+        if key.expired(time.time()):
+            raise Unauthorized("x-api-key has expired")
+        if key.role == ADMIN_ROLE:  # as the admin secret: may act as another role
+            return _admin(variables, headers)
+        return Session(role=key.role, variables={ROLE: key.role}, headers=headers)
+
+
+def _admin(variables: dict[str, str], headers: dict[str, str]) -> Session:
+    role = variables.setdefault(ROLE, ADMIN_ROLE)
+    return Session(role=role, variables=variables, headers=headers)
 
 
 def _jwt_session(headers: dict[str, str], secret: JwtSecret) -> Session:

@@ -80,12 +80,15 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 )
 @click.option("--admin-secret", envvar="SWITCHBOARD_ADMIN_SECRET", help="Admin secret (env SWITCHBOARD_ADMIN_SECRET).")
 @click.option(
+    "--api-key", envvar="SWITCHBOARD_API_KEY", help="API key, instead of the secret (env SWITCHBOARD_API_KEY)."
+)
+@click.option(
     "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format."
 )
 @click.pass_context
-def main(ctx: click.Context, endpoint: str, admin_secret: str | None, output: str) -> None:
+def main(ctx: click.Context, endpoint: str, admin_secret: str | None, api_key: str | None, output: str) -> None:
     """Switchboard: a declarative actions service."""
-    ctx.obj = Session(Client(endpoint, admin_secret), output)
+    ctx.obj = Session(Client(endpoint, admin_secret, api_key), output)
 
 
 @main.command()

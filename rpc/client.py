@@ -25,15 +25,18 @@ class ConnectionFailed(Exception):
 
 
 class Client:
-    def __init__(self, endpoint: str, admin_secret: str | None = None) -> None:
+    def __init__(self, endpoint: str, admin_secret: str | None = None, api_key: str | None = None) -> None:
         self.url = endpoint.rstrip("/") + "/v1/query"
         self.admin_secret = admin_secret
+        self.api_key = api_key
 
     def query(self, type_: str, args: Any = None, *, role: str | None = None, **extra: Any) -> Any:
         """The answer of one envelope; raises ServerError on a non-2xx answer."""
         headers = {"Content-Type": "application/json"}
         if self.admin_secret:
             headers["X-Hasura-Admin-Secret"] = self.admin_secret
+        if self.api_key:
+            headers["X-Api-Key"] = self.api_key
         if role:
             headers["X-Hasura-Role"] = role
         body = json.dumps({"type": type_, "args": {} if args is None else args, **extra})

@@ -48,9 +48,9 @@ class ServerProcess:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def query(self, type_: str, args: Any = None, **extra: Any) -> Any:
-        response = httpx.post(f"{self.url}/v1/query", json={"type": type_, "args": args or {}, **extra}, timeout=30)
-        return response.json()
+    def query(self, type_: str, args: Any = None, headers: dict[str, str] | None = None, **extra: Any) -> Any:
+        body = {"type": type_, "args": args or {}, **extra}
+        return httpx.post(f"{self.url}/v1/query", json=body, headers=headers, timeout=30).json()
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
