@@ -53,6 +53,8 @@ def create_app(config: Config | None = None) -> Starlette:
         workers = WorkerPool(runtime, config.async_workers)
         async with aiohttp.ClientSession() as http:
             runtime.http = http
+            if auth.jwt is not None:
+                await auth.jwt.start(http)
             workers.start()
             store.watch(on_runs=workers.wake)
             janitor = asyncio.create_task(_expire_runs(runtime.runs, config.runs_retention_days))
@@ -61,6 +63,8 @@ def create_app(config: Config | None = None) -> Starlette:
             finally:
                 janitor.cancel()
                 await asyncio.gather(janitor, return_exceptions=True)
+                if auth.jwt is not None:
+                    await auth.jwt.stop()
                 await workers.stop()
                 await runtime.engines.close()
                 await store.close()

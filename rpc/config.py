@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import jwt
 import msgspec
 import yaml
 
@@ -18,12 +20,87 @@ from metadata.strict import Strict
 ENV_PREFIX = "SWITCHBOARD_"
 
 
-class JwtSecret(Strict):
-    """Hasura's HASURA_GRAPHQL_JWT_SECRET: {"type": "HS256", "key": "..."}."""
+# Hasura's key types; Ed25519 is its name for EdDSA over that curve.
+JwtType = Literal[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512", "Ed25519", "EdDSA",
+]  # fmt: skip
 
-    type: Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512"]
-    key: str
-    claims_namespace: str = "https://hasura.io/jwt/claims"
+
+class JwtHeader(Strict):
+    """Where the token is: `Authorization: Bearer <token>`, or a cookie."""
+
+    type: Literal["Authorization", "Cookie"] = "Authorization"
+    name: str | None = None  # the cookie's
+
+    def __post_init__(self) -> None:
+        if self.type == "Cookie" and not self.name:
+            raise ValueError('a "Cookie" header needs the cookie\'s "name"')
+
+
+class JwtSecret(Strict):
+    """Hasura's HASURA_GRAPHQL_JWT_SECRET, every key of it: a key (`type` + `key`) or a JWK set
+    (`jwk_url`); where the claims are (a namespace key, a JSON path, or a claims_map); what must
+    hold (audience, issuer, allowed_skew seconds); and where the token comes from (`header`)."""
+
+    type: JwtType | None = None
+    key: str | None = None
+    jwk_url: str | None = None
+    claims_namespace: str | None = None
+    claims_namespace_path: str | None = None
+    claims_format: Literal["json", "stringified_json"] = "json"
+    claims_map: dict[str, Any] | None = None
+    audience: str | list[str] | None = None
+    issuer: str | None = None
+    allowed_skew: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    header: JwtHeader = msgspec.field(default_factory=JwtHeader)
+
+    def __post_init__(self) -> None:
+        if (self.key is None) == (self.jwk_url is None):
+            raise ValueError("exactly one of key and jwk_url is needed")
+        if self.key is not None and self.type is None:
+            raise ValueError('a key needs its "type"')
+        if self.claims_namespace is not None and self.claims_namespace_path is not None:
+            raise ValueError("claims_namespace and claims_namespace_path both cannot be set")
+        if self.claims_map is not None:
+            for claim in ("x-hasura-allowed-roles", "x-hasura-default-role"):
+                if claim not in self.claims_map:
+                    raise ValueError(f"claims_map: {claim} is expected but not found")
+            for spec in self.claims_map.values():
+                if isinstance(spec, dict):
+                    parse_json_path(spec.get("path", ""))
+        if self.claims_namespace_path is not None:
+            parse_json_path(self.claims_namespace_path)
+        if self.key is not None:
+            self.signing_key()  # a key that does not load stops the server at start-up
+
+    def signing_key(self) -> tuple[str, Any]:
+        """(PyJWT's algorithm name, the loaded key) of a configured `key`."""
+        assert self.type is not None and self.key is not None
+        algorithm = "EdDSA" if self.type == "Ed25519" else self.type
+        try:
+            return algorithm, jwt.get_algorithm_by_name(algorithm).prepare_key(self.key)
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
+            raise ValueError(f"Invalid JWK: {exc}") from None
+
+
+def parse_json_path(path: str) -> list[str | int]:
+    """Hasura's JSON paths: `$`, then `.key`, `['key']` / `["key"]` and `[index]` steps."""
+    if not path.startswith("$"):
+        raise ValueError(f"invalid JSON path {path!r}: it must start with $")
+    steps: list[str | int] = []
+    position = 1
+    while position < len(path):
+        match = _PATH_STEP.match(path, position)
+        if match is None:
+            raise ValueError(f"invalid JSON path {path!r} at character {position}")
+        key, index, single, double = match.groups()
+        steps.append(int(index) if index is not None else next(s for s in (key, single, double) if s is not None))
+        position = match.end()
+    return steps
+
+
+_PATH_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 
 
 class Config(Strict):

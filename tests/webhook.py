@@ -18,6 +18,7 @@ class Canned:
     body: Any = None  # JSON; ignored when raw is set
     raw: bytes | None = None
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # response headers
     # Answers for the first calls, before falling back to the above (for retries).
     first: list[tuple[int, Any]] = field(default_factory=list)
 
@@ -68,8 +69,10 @@ class Webhook:
             status, body = canned.first.pop(0)
             return web.json_response(body, status=status)
         if canned.raw is not None:
-            return web.Response(body=canned.raw, status=canned.status, content_type="text/plain")
-        return web.json_response(canned.body, status=canned.status)
+            return web.Response(
+                body=canned.raw, status=canned.status, content_type="text/plain", headers=canned.headers
+            )
+        return web.json_response(canned.body, status=canned.status, headers=canned.headers)
 
     def _serve(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
