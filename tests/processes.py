@@ -27,6 +27,8 @@ class ServerProcess:
     def __init__(self, cwd: Path, *serve_args: str, **settings: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # query() calls as admin, with the secret when the server has one.
+        self.headers = {"x-hasura-admin-secret": str(settings["admin_secret"])} if "admin_secret" in settings else {}
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
         env |= {f"SWITCHBOARD_{k.upper()}": str(v) for k, v in settings.items()}
         env |= {"SWITCHBOARD_PORT": str(self.port), "SWITCHBOARD_LOG_LEVEL": "warning"}
@@ -41,7 +43,8 @@ class ServerProcess:
         raise AssertionError("server did not start")
 
     def query(self, type_: str, args: Any = None, **extra: Any) -> Any:
-        response = httpx.post(f"{self.url}/v1/query", json={"type": type_, "args": args or {}, **extra}, timeout=30)
+        body = {"type": type_, "args": args or {}, **extra}
+        response = httpx.post(f"{self.url}/v1/query", json=body, headers=self.headers, timeout=30)
         return response.json()
 
     def kill(self) -> None:
