@@ -58,7 +58,7 @@ def main() -> None:
             root, integrity = fetch(package, version, Path(tmp))
             for source, served in files.items():
                 text = _SOURCE_MAP.sub("\n", (root / source).read_text())
-                text = _BARE_PREACT.sub(r'from\1./preact.js\1', text)
+                text = _BARE_PREACT.sub(r"from\1./preact.js\1", text)
                 (VENDOR / served).write_text(text.rstrip("\n") + "\n")
             shutil.copyfile(root / license_file, VENDOR / f"LICENSE.{package}")
             lines.append(f"{package}@{version} {integrity} -> {', '.join(files.values())}")

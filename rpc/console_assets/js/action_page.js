@@ -73,7 +73,7 @@ export function ActionPage({ name, tab }) {
     ${data && !data.action && html`<p class="empty">There is no action named ${name}.</p>`}
     ${data && data.action && tab === "definition" &&
     html`<div class="split">
-      <${ActionForm} key=${version} initial=${data.action} editing=${true} types=${data.types} sources=${data.sources}
+      <${ActionForm} initial=${data.action} editing=${true} types=${data.types} sources=${data.sources}
         onSaved=${() => setVersion((v) => v + 1)} />
       <div>
         <${Signature} name=${name} version=${version} />

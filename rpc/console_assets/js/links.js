@@ -39,7 +39,7 @@ export function PublicLinks() {
   };
   return html`<${Page} name="links" title="Public links" ready=${!!loaded.data}>
     <${ErrorForm} error=${error} onSubmit=${create} class="inline">
-      <${Field} label="Action" path="$.args.action" hint="Its link runs it as the public role, at the public rate limit">
+      <${Field} label="Action" path="$.args" hint="Its link runs it as the public role, at the public rate limit">
         <input name="link_action" value=${action} onInput=${(e) => setAction(e.target.value)} />
       <//>
       <div class="buttons"><button type="submit" class="primary" disabled=${!action}>Create link</button></div>
