@@ -130,7 +130,11 @@ def main() -> None:
                     page.wait_for_selector("[data-answer='200']")
 
                 shoot(page, base + "actions/create_user/run", out / "run.png", run_it)
-                shoot(page, base + "permissions", out / "permissions.png")
+
+                def toggle(page: Page) -> None:  # an unsaved change shows
+                    page.check("input[aria-label='user may run set_price']")
+
+                shoot(page, base + "permissions", out / "permissions.png", toggle)
                 shoot(page, base + "types", out / "types.png")
 
                 def open_run(page: Page) -> None:
