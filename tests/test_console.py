@@ -88,9 +88,12 @@ def open_page(page: Page, server: ServerProcess, hash_: str, name: str) -> None:
     expect(page.locator(f"main[data-page='{name}'][data-ready=true]")).to_be_visible()
 
 
-def define(server: ServerProcess, name: str, output_type: str = "String", **definition: Any) -> None:
+def define(
+    server: ServerProcess, name: str, output_type: str = "String", comment: str | None = None, **definition: Any
+) -> None:
     definition = {"handler": "http://127.0.0.1:9/unused", "output_type": output_type, **definition}
-    answer = query(server, "create_action", {"name": name, "definition": definition})
+    args = {"name": name, "definition": definition} | ({"comment": comment} if comment else {})
+    answer = query(server, "create_action", args)
     assert answer.get("message") == "success", answer
 
 
@@ -419,3 +422,29 @@ def test_without_an_admin_secret_it_opens_directly(browser: Browser, tmp_path: P
         context.close()
     finally:
         server.stop()
+
+
+def test_the_raw_yaml_view_edits_an_action(page: Page, server: ServerProcess) -> None:
+    define(server, "raw_edit", comment="before")
+    sign_in(page, server)
+    open_page(page, server, "actions/raw_edit", "action-definition")
+    page.click("button[role=tab]:text('YAML')")
+    raw = page.locator("textarea[aria-label='Raw definition']")
+    expect(raw).to_have_value(re.compile(r"^name: raw_edit\ndefinition:\n  handler: http://127\.0\.0\.1:9/unused\n"))
+    raw.fill(raw.input_value().replace("comment: before", "comment: after YAML"))
+    page.click("button[role=tab]:text('Form')")  # parsed back into the form
+    expect(field(page, "$.args.comment")).to_have_value("after YAML")
+    page.click("button:text('Save')")
+    expect(page.locator(".banner.ok")).to_be_visible()
+    assert action(server, "raw_edit")["comment"] == "after YAML"
+    page.click("button[role=tab]:text('YAML')")
+    raw.fill("name: [unclosed")
+    page.click("button[role=tab]:text('Form')")  # refused: the raw view stays, the error at it
+    expect(field_error(page, "$.args")).to_contain_text("the YAML cannot be read")
+
+
+def test_every_console_file_is_package_data() -> None:
+    """pyproject's package-data patterns reach every file, so `pip install .` serves them all."""
+    assets = Path(__file__).parent.parent / "rpc" / "console_assets"
+    files = [p.relative_to(assets) for p in assets.rglob("*") if p.is_file()]
+    assert files and all(len(p.parts) <= 2 for p in files), [p for p in files if len(p.parts) > 2]
