@@ -56,7 +56,7 @@ def _matches(action: Action, args: ListActions, needle: str | None) -> bool:
 
 async def list_actions(ctx: Context, args: ListActions) -> dict[str, Any]:
     view = ctx.store.state
-    needle = args.search.strip().lower() or None if args.search is not None else None
+    needle = (args.search or "").strip().lower() or None
     if args.names is not None:
         candidates = [(name, item) for name in set(args.names) if (item := view.item(("action", name)))]
     else:

@@ -6,8 +6,10 @@ import { Diff } from "./diff.js";
 import { Confirm, ErrorBanner, Json, Notice, Page, useLoad, when } from "./ui.js";
 
 const LIMIT = 50;
+const SHOWN = 100; // changes drawn at first: a replace_metadata may change 10,000 objects
 
 function Changes({ diff }) {
+  const [all, setAll] = useState(false);
   const entries = [
     ...diff.added.map((e) => ["added", e, undefined, e.definition]),
     ...diff.removed.map((e) => ["removed", e, e.definition, undefined]),
@@ -16,12 +18,14 @@ function Changes({ diff }) {
   return html`<section class="diff-view" data-from=${diff.from_version} data-to=${diff.to_version}>
     <h2>From version ${diff.from_version} to ${diff.to_version}</h2>
     ${!entries.length && html`<p class="empty">No difference.</p>`}
-    ${entries.map(
+    ${(all ? entries : entries.slice(0, SHOWN)).map(
       ([how, e, before, after]) => html`<details open class=${`change ${how}`}>
         <summary><span class=${`tag ${how}`}>${how}</span> ${e.type} <strong>${e.name}</strong></summary>
         <${Diff} before=${before} after=${after} />
       </details>`,
     )}
+    ${!all && entries.length > SHOWN &&
+    html`<button type="button" onClick=${() => setAll(true)}>Show all ${entries.length} changes</button>`}
   </section>`;
 }
 
@@ -119,7 +123,7 @@ export function History() {
       <button type="button" disabled=${!before} onClick=${() => setBefore(null)}>‹ Newest</button>
       <button type="button" disabled=${versions.length < LIMIT} onClick=${() => setBefore(versions[versions.length - 1].resource_version)}>Older ›</button>
     </div>
-    ${diff && html`<${Changes} diff=${diff} />`}
+    ${diff && html`<${Changes} key=${`${diff.from_version}-${diff.to_version}`} diff=${diff} />`}
     <${Inconsistencies} />
     ${rollback != null &&
     html`<${Confirm} message=${`Roll back to version ${rollback}? A new version will hold exactly what version ${rollback} held.`}
