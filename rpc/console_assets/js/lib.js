@@ -5,10 +5,8 @@ import htm from "../vendor/htm.js";
 export { render };
 export const html = htm.bind(h);
 export {
-  useCallback,
   useContext,
   useEffect,
-  useMemo,
   useRef,
   useState,
 } from "../vendor/preact-hooks.js";
