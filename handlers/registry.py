@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from handlers.context import Context
-from handlers.execution import run_action
+from handlers.execution import run_action, signature
 from handlers.operations import (
     actions,
     api_keys,
@@ -18,6 +18,7 @@ from handlers.operations import (
     data_sources,
     history,
     inconsistency,
+    listing,
     metadata_io,
     permissions,
     public_links,
@@ -74,6 +75,7 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "get_action_log": Operation(run_action.get_action_log, run_action.GetActionLog, modifies=False, fresh=False),
     "add_source": Operation(data_sources.add_source, DataSource, modifies=True),
+    "update_source": Operation(data_sources.update_source, DataSource, modifies=True),
     "drop_source": Operation(data_sources.drop_source, data_sources.DropSource, modifies=True),
     "create_action_public_link": Operation(
         public_links.create_action_public_link, public_links.ActionLink, modifies=True
@@ -85,6 +87,11 @@ OPERATIONS: dict[str, Operation] = {
     "create_api_key": Operation(api_keys.create_api_key, api_keys.CreateApiKey, modifies=False, fresh=False),
     "list_api_keys": Operation(api_keys.list_api_keys, api_keys.ListApiKeys, modifies=False, fresh=False),
     "revoke_api_key": Operation(api_keys.revoke_api_key, api_keys.RevokeApiKey, modifies=False, fresh=False),
+    "list_actions": Operation(listing.list_actions, listing.ListActions, modifies=False),
+    "list_roles": Operation(listing.list_roles, listing.ListRoles, modifies=False),
+    "get_action_signature": Operation(
+        signature.get_action_signature, signature.GetActionSignature, modifies=False, admin_only=False, fresh=False
+    ),
     "test_webhook_transform": Operation(
         transform_preview.test_webhook_transform, transform_preview.TestWebhookTransform, modifies=False, fresh=False
     ),

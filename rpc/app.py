@@ -1,4 +1,5 @@
-"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), GET /healthz."""
+"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), GET /healthz, and the
+console's files at /console (GET / points there)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from metadata.runs import Runs
 from metadata.store import Store
 from rpc.auth import Authenticator
 from rpc.config import Config, load_config
+from rpc.console import console_routes
 from rpc.responses import bug_response, error_response, json_response
 
 
@@ -104,6 +106,7 @@ def create_app(config: Config | None = None) -> Starlette:
             Route("/v1/query", query, methods=["POST"]),
             Route("/v1/metadata", query, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *console_routes(),
         ],
         lifespan=lifespan,
     )

@@ -27,6 +27,8 @@ class ServerProcess:
     def __init__(self, cwd: Path, *serve_args: str, **settings: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # query() calls as admin, with the secret when the server has one.
+        self.headers = {"x-hasura-admin-secret": str(settings["admin_secret"])} if "admin_secret" in settings else {}
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
         env |= {f"SWITCHBOARD_{k.upper()}": str(v) for k, v in settings.items()}
         env |= {"SWITCHBOARD_PORT": str(self.port), "SWITCHBOARD_LOG_LEVEL": "warning"}
@@ -50,7 +52,8 @@ class ServerProcess:
 
     def query(self, type_: str, args: Any = None, headers: dict[str, str] | None = None, **extra: Any) -> Any:
         body = {"type": type_, "args": args or {}, **extra}
-        return httpx.post(f"{self.url}/v1/query", json=body, headers=headers, timeout=30).json()
+        response = httpx.post(f"{self.url}/v1/query", json=body, headers=headers or self.headers, timeout=30)
+        return response.json()
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

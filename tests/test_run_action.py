@@ -250,7 +250,9 @@ def test_async_actions_run_in_the_background(client: TestClient, webhook: Webhoo
         hidden = query(client, "get_action_result", {"id": run_id}, headers=headers)
         assert hidden.json()["code"] == "not-exists"
     log = query(client, "get_action_log", {"action": "create_user"}).json()["runs"]
-    assert [r["id"] for r in log] == [run_id]
+    assert [(r["id"], r["input"], r["mode"], r["role"]) for r in log] == [
+        (run_id, {"user": {"email": "x"}}, "async", "user")
+    ]
     assert query(client, "get_action_log", headers=USER).json()["code"] == "access-denied"
     # drop_action (clear_data defaults to true) deletes its runs.
     assert query(client, "drop_action", {"name": "create_user"}).status_code == 200

@@ -12,7 +12,8 @@ parameters, or a table statement with the rows it would touch.
 get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
 visible to admin, and to the role and x-hasura-user-id that created the run.
 get_action_log {action?, status?, limit?, offset?} (admin): {runs: [...]}, newest first: every
-async run, and sync runs when `audit_sync_runs` is on.
+async run, and sync runs when `audit_sync_runs` is on; each run as get_action_result shows it,
+with its `input`, `mode` (sync or async) and `role`.
 
 Errors: not-exists (unknown or not permitted action, unknown run; a table row that is not
 there), validation-failed (input, with its path under $.args.input), invalid-configuration (an
@@ -153,4 +154,4 @@ async def get_action_result(ctx: Context, args: GetActionResult) -> dict[str, An
 
 async def get_action_log(ctx: Context, args: GetActionLog) -> dict[str, Any]:
     runs = await ctx.runtime.runs.log(args.action, args.status, args.limit, args.offset)
-    return {"runs": [{**run.result(), "mode": run.mode, "role": run.role} for run in runs]}
+    return {"runs": [{**run.result(), "input": run.input, "mode": run.mode, "role": run.role} for run in runs]}

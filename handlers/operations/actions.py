@@ -22,7 +22,7 @@ from handlers.context import Context
 from handlers.execution.table_action import check_table, table_of
 from metadata.actions import Action, ActionDefinition
 from metadata.consistency import action_problems
-from metadata.errors import AlreadyExists, InvalidConfiguration, NotExists
+from metadata.errors import AlreadyExists, InvalidConfiguration, NotExists, ParseFailed
 from metadata.graphql_types import check_name
 from metadata.objects import Draft
 from metadata.strict import Strict
@@ -34,7 +34,11 @@ class CreateAction(Strict):
     comment: str | None = None
 
     def __post_init__(self) -> None:
-        check_name(self.name)
+        try:
+            check_name(self.name)
+        except ValueError as exc:
+            # At the name, as Hasura's parser says it (and the console shows it there).
+            raise ParseFailed(str(exc), "$.name") from None
 
 
 class UpdateAction(CreateAction):

@@ -3,6 +3,8 @@
 add_source {name, url | url_from_env}: url is a SQLAlchemy URL (`sqlite:///shop.db`,
 `postgresql://user@host/db`); url_from_env names an environment variable holding one, read when
 the source is first used. Nothing connects yet: pools open on first use.
+update_source {name, url | url_from_env}: points an existing source at another database (as
+Hasura's pg_update_source); the actions using it follow, and the old pool is closed.
 drop_source {name, cascade? (false)}: refused while actions use the source, unless cascade,
 which drops those actions (and their permissions, public links and runs) too.
 
@@ -29,6 +31,13 @@ async def add_source(ctx: Context, args: DataSource) -> None:
     draft = ctx.changing
     if draft.get("source", args.name) is not None:
         raise AlreadyExists(f'source with name "{args.name}" already exists', "$.name")
+    draft.put("source", args.name, args)
+
+
+async def update_source(ctx: Context, args: DataSource) -> None:
+    draft = ctx.changing
+    if draft.get("source", args.name) is None:
+        raise NotExists(f'source with name "{args.name}" does not exist', "$.name")
     draft.put("source", args.name, args)
 
 

@@ -3,6 +3,8 @@
 export_metadata {at_version?}: envelope version 1 answers the Hasura v3 document (actions sorted
 by name, defaults omitted as Hasura omits them); version 2 answers {resource_version, metadata}.
 `at_version` answers the document as it was then (not-exists for an unknown version).
+`sections` (["custom_types", "data_sources", ...]) keeps only those top-level keys (and
+`version`), so a reader of types, sources or links need not receive 10,000 actions.
 
 replace_metadata: the args are a Hasura v1/v2/v3 document, or (Hasura's v2 form, chosen by the
 presence of a `metadata` key) {metadata, allow_inconsistent_metadata?, allow_warnings?, dry_run?},
@@ -34,6 +36,7 @@ from metadata.strict import StoredInt, Strict
 
 class ExportMetadata(Strict):
     at_version: StoredInt | None = None
+    sections: list[str] | None = None
 
 
 class ReplaceMetadataV2(Strict):
@@ -57,6 +60,8 @@ async def export_metadata(ctx: Context, args: ExportMetadata) -> dict[str, Any]:
     else:
         view, version = await state_at(ctx, args.at_version, "$.at_version"), args.at_version
     document = build_document(view)
+    if args.sections is not None:
+        document = {key: value for key, value in document.items() if key == "version" or key in args.sections}
     return {"resource_version": version, "metadata": document} if ctx.version == 2 else document
 
 
