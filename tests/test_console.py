@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,18 @@ def test_sign_in_keeps_the_secret_for_the_tab_only(browser: Browser, page: Page,
     page.click("button:text('Sign out')")
     expect(page.locator("main[data-page=signin]")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('switchboard.credentials')") is None
+
+
+def test_sign_in_with_an_api_key(page: Page, server: ServerProcess) -> None:
+    created = query(server, "create_api_key", {"name": f"console-{time.time_ns()}", "role": "admin"})
+    page.goto(f"{server.url}/console/")
+    page.select_option("[data-path='$method'] select", "api_key")
+    page.fill("input[name=credential]", "sb_not-a-key")
+    page.click("button:text('Sign in')")
+    expect(field_error(page, "$credential")).to_have_text("invalid x-api-key")
+    page.fill("input[name=credential]", created["key"])
+    page.click("button:text('Sign in')")
+    expect(page.locator("main[data-page=actions][data-ready=true]")).to_be_visible()
 
 
 def test_create_grant_run_log_edit_diff_and_roll_back(page: Page, server: ServerProcess, hook: Webhook) -> None:

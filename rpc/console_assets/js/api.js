@@ -5,6 +5,7 @@
 // API key, say) is one more entry here.
 export const SIGN_IN_METHODS = [
   { id: "admin_secret", label: "Admin secret", header: "x-hasura-admin-secret" },
+  { id: "api_key", label: "API key", header: "x-api-key" },
 ];
 
 const STORAGE_KEY = "switchboard.credentials";
