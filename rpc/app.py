@@ -1,4 +1,4 @@
-"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), GET /healthz."""
+"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), GET /healthz, GET /metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -24,6 +25,8 @@ from metadata.runs import Runs
 from metadata.store import Store
 from rpc.auth import authenticate
 from rpc.config import Config, load_config
+from rpc.logs import RequestLog
+from rpc.metrics import metrics_endpoint
 from rpc.responses import bug_response, error_response, json_response
 
 
@@ -84,16 +87,22 @@ def create_app(config: Config | None = None) -> Starlette:
         try:
             await store.ping()
         except Exception:
+            runtime.metrics.store_errors.inc()
             return PlainTextResponse("ERROR", status_code=503)
         return PlainTextResponse("OK")
 
+    scrape = metrics_endpoint(runtime, config.metrics_secret)
     app = Starlette(
         routes=[
             Route("/v1/query", query, methods=["POST"]),
             Route("/v1/metadata", query, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", scrape, methods=["GET"]),
+            Route("/v1/metrics", scrape, methods=["GET"]),  # Hasura's path
         ],
         lifespan=lifespan,
+        # Request ids, the access log line and the request metrics.
+        middleware=[Middleware(RequestLog, metrics=runtime.metrics)],
     )
     app.state.runtime = runtime
     app.state.config = config

@@ -23,6 +23,7 @@ bad output, source unreachable), 504 (timeout).
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -30,8 +31,10 @@ import msgspec
 from handlers.context import Call, Context, Runtime, Session
 from handlers.execution.executors import executor
 from handlers.execution.webhook import forwardable
+from handlers.telemetry import with_request_id
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
+from metadata.objects import View
 from metadata.strict import Strict
 from metadata.values import InputError, validate_input
 
@@ -91,6 +94,7 @@ async def start(
     runtime: Runtime, session: Session, action: Action, input: dict[str, Any], dry_run: bool = False
 ) -> Any:
     """Check the input, then run the action (or queue it, or preview it) as `session`."""
+    since = time.time()
     view = runtime.store.state
     runner = executor(action)
     signed = action if runner.signature is None else await runner.signature(runtime, action, view)
@@ -108,7 +112,7 @@ async def start(
             mode="async",
             input=given,
             session=session.variables,
-            headers=forwarded,
+            headers=with_request_id(forwarded),
             role=session.role,
             lease_seconds=action.definition.timeout + runtime.lease_margin,
         )
@@ -116,7 +120,7 @@ async def start(
         return {"action_id": run_id}
     call = Call(action, given, session.variables, forwarded)
     try:
-        output = await runner.run(runtime, call, view)
+        output = await run_call(runtime, call, view, "sync", since)
     except SwitchboardError as exc:
         if runtime.audit_sync_runs:
             await _audit(runtime, call, session, errors=error_body(exc))
@@ -124,6 +128,20 @@ async def start(
     if runtime.audit_sync_runs:
         await _audit(runtime, call, session, output=output)
     return {"output": output}
+
+
+async def run_call(runtime: Runtime, call: Call, view: View, kind: str, since: float) -> Any:
+    """Run a call by its executor: the one place where runs, sync and async, are timed and counted
+    (`since`: when the run was accepted or queued, time.time())."""
+    begun = time.time()
+    action = call.action
+    try:
+        output = await executor(action).run(runtime, call, view)
+    except Exception as exc:
+        runtime.metrics.ran(action.name, kind, action.definition.handler_kind, since, begun, exc)
+        raise
+    runtime.metrics.ran(action.name, kind, action.definition.handler_kind, since, begun, None)
+    return output
 
 
 async def _audit(runtime: Runtime, call: Call, session: Session, output: Any = None, errors: Any = None) -> None:
