@@ -24,13 +24,18 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, cwd: Path, *serve_args: str, **settings: Any) -> None:
+    def __init__(self, cwd: Path, *serve_args: str, log: Path | None = None, **settings: Any) -> None:
+        """`log`: a file for the server's stderr (else it is the test's)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+        env |= {"SWITCHBOARD_LOG_LEVEL": "warning"}
         env |= {f"SWITCHBOARD_{k.upper()}": str(v) for k, v in settings.items()}
-        env |= {"SWITCHBOARD_PORT": str(self.port), "SWITCHBOARD_LOG_LEVEL": "warning"}
-        self.process = subprocess.Popen([SWITCHBOARD, "serve", *serve_args], cwd=cwd, env=env)
+        env |= {"SWITCHBOARD_PORT": str(self.port)}
+        stderr = None if log is None else log.open("ab")
+        self.process = subprocess.Popen([SWITCHBOARD, "serve", *serve_args], cwd=cwd, env=env, stderr=stderr)
+        if stderr is not None:
+            stderr.close()  # the child has its own copy
         for _ in range(200):
             try:
                 if httpx.get(f"{self.url}/healthz").status_code == 200:

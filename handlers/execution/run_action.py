@@ -23,6 +23,7 @@ bad output, source unreachable), 504 (timeout).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated, Any, Literal
 
@@ -31,12 +32,14 @@ import msgspec
 from handlers.context import Call, Context, Runtime, Session
 from handlers.execution.executors import executor
 from handlers.execution.webhook import forwardable
-from handlers.telemetry import with_request_id
+from handlers.telemetry import outcome, with_request_id
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
 from metadata.objects import View
 from metadata.strict import Strict
 from metadata.values import InputError, validate_input
+
+log = logging.getLogger("switchboard.runs")
 
 
 class RunAction(Strict):
@@ -139,6 +142,11 @@ async def run_call(runtime: Runtime, call: Call, view: View, kind: str, since: f
         output = await executor(action).run(runtime, call, view)
     except Exception as exc:
         runtime.metrics.ran(action.name, kind, action.definition.handler_kind, since, begun, exc)
+        if isinstance(exc, SwitchboardError) and outcome(exc) in ("failed", "timeout"):
+            # The operator's concern too (a handler or source down or slow), not only the caller's.
+            log.warning(
+                'action "%s" %s (%s run, %d %s): %s', action.name, outcome(exc), kind, exc.status, exc.code, exc.message
+            )
         raise
     runtime.metrics.ran(action.name, kind, action.definition.handler_kind, since, begun, None)
     return output
