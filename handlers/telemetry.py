@@ -13,6 +13,7 @@ grow the series without bound.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -25,8 +26,8 @@ from metadata.errors import SwitchboardError
 
 REQUEST_ID_HEADER = "x-request-id"
 # A request id from the caller is kept only when it is short and plain (it ends up in every log
-# line and in the handler's headers); anything else is replaced by a generated one.
-_MAX_REQUEST_ID = 128
+# line and in the handler's headers): 1 to 128 visible ASCII characters; else one is generated.
+_FIT_REQUEST_ID = re.compile(r"[!-~]{1,128}")
 # Buckets from 1 ms to 60 s: runs and handlers span loopback calls to slow third-party APIs.
 # No `*_created` series next to each counter and histogram: Prometheus does not need them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -49,9 +50,9 @@ def current() -> RequestInfo | None:
 
 def begin(request_id: str | None) -> RequestInfo:
     """Make `request_id` (or a fresh one, when it is absent or unfit) the current request's."""
-    if not request_id or len(request_id) > _MAX_REQUEST_ID or not request_id.isascii() or not request_id.isprintable():
+    if request_id is None or not _FIT_REQUEST_ID.fullmatch(request_id):
         request_id = str(uuid.uuid4())
-    info = RequestInfo(request_id.replace(" ", "_"))
+    info = RequestInfo(request_id)
     _current.set(info)
     return info
 
