@@ -1,9 +1,9 @@
 """What the server reports about itself: the request being served, and its Prometheus metrics.
 
-`current()` is the request (or async run) being handled: its id, which every log line and every
+The request (or async run) being handled is a `RequestInfo` in a context variable, so it follows
+the request through every await without being passed around: its id, which every log line and
 webhook call of it carries, and what the dispatcher learnt of it (operation type, role) for its
-access log line. A context variable, so it follows the request through every await without
-being passed around.
+access log line.
 
 `Metrics` holds the counters and histograms, one registry per server (tests run several servers
 in one process). Label values come from a bounded set (registered operation types, action names
@@ -28,9 +28,9 @@ REQUEST_ID_HEADER = "x-request-id"
 # A request id from the caller is kept only when it is short and plain (it ends up in every log
 # line and in the handler's headers): 1 to 128 visible ASCII characters; else one is generated.
 _FIT_REQUEST_ID = re.compile(r"[!-~]{1,128}")
-# Buckets from 1 ms to 60 s: runs and handlers span loopback calls to slow third-party APIs.
 # No `*_created` series next to each counter and histogram: Prometheus does not need them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+# Buckets from 1 ms to 60 s: runs and handlers span loopback calls to slow third-party APIs.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -42,10 +42,6 @@ class RequestInfo:
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("switchboard_request", default=None)
-
-
-def current() -> RequestInfo | None:
-    return _current.get()
 
 
 def begin(request_id: str | None) -> RequestInfo:
