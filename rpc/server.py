@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import re
 import socket
@@ -64,12 +63,20 @@ def _reason(exc: BaseException) -> str:
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    if importlib.util.find_spec("uvloop") is None:
+    try:
+        import uvloop
+    except ImportError:
         return None
-    import uvloop
-
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
+
+
+def _http() -> str:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
 
 
 class _Server(uvicorn.Server):
@@ -114,7 +121,7 @@ def uvicorn_config(app: Starlette, config: Config, host: str, port: int) -> uvic
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "http": _http(),
         "lifespan": "off",  # run by _Server.serve, around uvicorn
         "log_config": None,  # configured by rpc/logs.py
         "log_level": None,
