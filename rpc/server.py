@@ -19,7 +19,6 @@ import re
 import socket
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
@@ -117,17 +116,17 @@ class _Server(uvicorn.Server):
         )
 
 
-def uvicorn_config(app: Starlette, config: Config, host: str, port: int) -> uvicorn.Config:
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "http": _http(),
-        "lifespan": "off",  # run by _Server.serve, around uvicorn
-        "log_config": None,  # configured by rpc/logs.py
-        "log_level": None,
-        "access_log": False,  # replaced by rpc/logs.py's RequestLog
-    }
-    return uvicorn.Config(app, **options)
+def uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=_http(),
+        lifespan="off",  # run by _Server.serve, around uvicorn
+        log_config=None,  # configured by rpc/logs.py
+        log_level=None,
+        access_log=False,  # replaced by rpc/logs.py's RequestLog
+    )
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
@@ -137,6 +136,6 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
         app = create_app(config)
     except Exception as exc:  # e.g. a URL scheme no driver serves
         raise StartupFailed(f"cannot use the store {store}: {_reason(exc)}") from None
-    server = _Server(uvicorn_config(app, config, host or config.host, port or config.port), app, store)
+    server = _Server(uvicorn_config(app, host or config.host, port or config.port), app, store)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(server.serve())
