@@ -3,7 +3,7 @@
 `configure` sends every logger (Switchboard's, uvicorn's, the libraries') to stderr in one format,
 `text` or `json` (one object per line), each line carrying the id of the request it belongs to
 (`-` outside a request). `RequestLog` is the ASGI middleware that gives each request its id
-(the caller's `X-Request-Id` when it is short and plain, else a new UUID; returned in the
+(the caller's `X-Request-Id` when it is short and plain, else a new random one; returned in the
 response's `X-Request-Id`), writes its access line (method, path, operation type, role, status,
 duration, request id: never a header, a query string or a body, so never a secret) and counts
 it in the metrics. It replaces uvicorn's access log.
@@ -110,8 +110,7 @@ class RequestLog:
         finally:
             seconds = time.perf_counter() - started
             operation = info.operation or "none"
-            self.metrics.requests.labels(operation, str(status)).inc()
-            self.metrics.request_seconds.labels(operation).observe(seconds)
+            self.metrics.answered(operation, status, seconds)
             if access.isEnabledFor(logging.INFO):
                 method, path, role = scope["method"], _printable(scope["path"]), info.role or "-"
                 fields = {"method": method, "path": path, "operation": info.operation, "role": info.role}
