@@ -17,6 +17,8 @@ import asyncio
 import logging
 import re
 import socket
+import threading
+import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
@@ -78,6 +80,16 @@ def _http() -> str:
     return "httptools"
 
 
+async def _sqlite_threads_stopped(seconds: float = 2.0) -> None:
+    """aiosqlite stops the thread of a connection that failed to open without awaiting it, and the
+    thread then reports to the event loop: keep the loop open until it has, else an "Event loop is
+    closed" traceback follows the one-line error."""
+    threads = [t for t in threading.enumerate() if t.name.endswith("(_connection_worker_thread)")]
+    deadline = time.monotonic() + seconds
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+
+
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: Starlette, store: str) -> None:
         super().__init__(config)
@@ -91,6 +103,7 @@ class _Server(uvicorn.Server):
             try:
                 await lifespan.__aenter__()
             except Exception as exc:
+                await _sqlite_threads_stopped()
                 raise StartupFailed(f"cannot open the store {self.store}: {_reason(exc)}") from None
             try:
                 await self._serve(sockets)
