@@ -16,8 +16,10 @@ The sync parts run on the first backend only (SQLite with `both`): the run path 
 from memory, so the store does not matter there.
 
     python bench/run_action.py [--backend sqlite|postgres|both] [--duration 10] [--connections 32]
-                               [--rounds 2] [--async-runs 2000] [--skip-sync]
+                               [--rounds 2] [--async-runs 2000] [--skip-sync] [--speed]
 SWITCHBOARD_ASYNC_WORKERS, when set, is passed on to the server (to compare pool sizes).
+--speed (with the [speed] extra installed) also runs a second switchboard on the same store that
+cannot import uvloop or httptools, and adds it to the sync rounds: the extra's effect, same run.
 """
 
 from __future__ import annotations
@@ -192,7 +194,14 @@ def self_argv(*args: str) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), *args]
 
 
-def switchboard(database_url: str) -> Process:
+# `switchboard serve` in a process that cannot import the [speed] extra: asyncio and h11.
+PLAIN_SERVE = (
+    "import sys; sys.modules['uvloop'] = sys.modules['httptools'] = None; "
+    "sys.argv = ['switchboard', 'serve']; from rpc.cli import main; main()"
+)
+
+
+def switchboard(database_url: str, plain: bool = False) -> Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
     port = free_port()
     env |= {
@@ -203,7 +212,8 @@ def switchboard(database_url: str) -> Process:
     }
     if "SWITCHBOARD_ASYNC_WORKERS" in os.environ:  # let the caller try other pool sizes
         env["SWITCHBOARD_ASYNC_WORKERS"] = os.environ["SWITCHBOARD_ASYNC_WORKERS"]
-    return Process("switchboard", [SWITCHBOARD, "serve"], env, port)
+    argv = [sys.executable, "-c", PLAIN_SERVE] if plain else [SWITCHBOARD, "serve"]
+    return Process("switchboard-plain" if plain else "switchboard", argv, env, port)
 
 
 @contextlib.contextmanager
@@ -302,11 +312,15 @@ def wrk_script(directory: str) -> str:
     return str(path)
 
 
-async def sync_throughput(options: argparse.Namespace, server_url: str, baseline_url: str) -> dict[str, Any]:
+async def sync_throughput(
+    options: argparse.Namespace, server_url: str, baseline_url: str, plain_url: str | None = None
+) -> dict[str, Any]:
     binary = ensure_wrk()
     with tempfile.TemporaryDirectory() as directory:
         script = wrk_script(directory)
         targets = {"baseline": baseline_url, "switchboard": server_url}
+        if plain_url is not None:
+            targets["plain"] = plain_url
         for url in targets.values():  # warm-up, not counted
             await asyncio.to_thread(wrk, binary, script, url, min(2.0, options.duration), options.connections)
         # Rounds alternate the order (B S, S B, ...) so drift on a shared machine hits both alike;
@@ -510,7 +524,13 @@ async def bench_backend(
             await define(session, url, f"{webhook.base}/echo")
             if baseline is not None:
                 print(f"[{backend}] sync run_action throughput (wrk)...", flush=True)
-                report["sync"] = await sync_throughput(options, url, f"{baseline.base}/v1/query")
+                with contextlib.ExitStack() as stack:
+                    plain_url = None
+                    if options.speed:
+                        plain = stack.enter_context(running(switchboard(database_url, plain=True)))
+                        await plain.wait(session)
+                        plain_url = f"{plain.base}/v1/query"
+                    report["sync"] = await sync_throughput(options, url, f"{baseline.base}/v1/query", plain_url)
                 report["sync_backend"] = backend
                 print(f"[{backend}] sync added latency ({options.samples} sequential requests)...", flush=True)
                 report["latency"] = await added_latency(
@@ -556,6 +576,12 @@ def print_table(options: argparse.Namespace, report: dict[str, Any]) -> None:
             f"(target >= 1.0) {'OK' if ratio >= 1.0 else 'MISSED'}"
         )
         print(f"  wrk latency switchboard: p50 {sb['p50']:.2f} ms, p99 {sb['p99']:.2f} ms")
+        if "plain" in report["sync"]:
+            plain = report["sync"]["plain"]
+            print(
+                f"  without uvloop/httptools: {plain['rps']:.0f} req/s (p50 {plain['p50']:.2f} ms, "
+                f"p99 {plain['p99']:.2f} ms): the [speed] extra gives x{sb['rps'] / plain['rps']:.2f}"
+            )
         print(f"  wrk latency baseline:    p50 {base['p50']:.2f} ms, p99 {base['p99']:.2f} ms")
         bad = sb["non2xx"] + sb["socket_errors"] + base["non2xx"] + base["socket_errors"]
         if bad:
@@ -616,6 +642,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--latency-runs", type=int, default=200, help="async runs for queue latency")
     parser.add_argument("--latency-rate", type=float, default=50, help="runs/s for queue latency")
     parser.add_argument("--skip-sync", action="store_true", help="only the async part")
+    parser.add_argument("--speed", action="store_true", help="also measure switchboard without uvloop/httptools")
     return parser.parse_args()
 
 

@@ -12,6 +12,7 @@ import msgspec
 
 from handlers.execution.engines import Engines
 from handlers.execution.rate_limit import RateLimiter
+from handlers.telemetry import Metrics
 from metadata.actions import Action
 from metadata.api_keys import ApiKeys
 from metadata.objects import Draft
@@ -50,6 +51,7 @@ class Runtime:
     engines: Engines = field(default_factory=Engines)
     public_role: str = "public"
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 @dataclass

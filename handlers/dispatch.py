@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.context import Changed, Context, Runtime, Session
 from handlers.registry import OPERATIONS, Operation
+from handlers.telemetry import note_operation, note_role
 from metadata.consistency import new_inconsistencies, refuse
 from metadata.decoding import decode
 from metadata.errors import AccessDenied, Conflict, ParseFailed, SwitchboardError, rooted
@@ -62,8 +63,13 @@ def _conflict(referenced: int) -> Conflict:
 
 
 def _prepare(body: bytes | msgspec.Raw, session: Session) -> tuple[Envelope, Operation, Any]:
-    envelope = decode(_envelope, body)
+    try:
+        envelope = decode(_envelope, body)
+    except SwitchboardError:
+        note_operation("invalid")
+        raise
     op = OPERATIONS.get(envelope.type)
+    note_operation("unknown" if op is None else envelope.type)  # never a caller's string in metrics
     if op is None:
         raise ParseFailed(f'unknown metadata command "{envelope.type}"')
     if op.admin_only and not session.is_admin:
@@ -114,6 +120,7 @@ async def _moved_on(store: Store, base: int) -> bool:
 
 
 async def execute(runtime: Runtime, body: bytes, session: Session) -> Any:
+    note_role(session.role)
     envelope, op, args = _prepare(body, session)
     try:
         return await _execute(runtime, envelope, op, args, session)
@@ -121,6 +128,7 @@ async def execute(runtime: Runtime, body: bytes, session: Session) -> Any:
         unavailable = unreachable(exc)
         if unavailable is None:
             raise
+        runtime.metrics.store_errors.inc()
         raise unavailable from None
 
 

@@ -1,5 +1,5 @@
-"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), GET /healthz, and the
-console's files at /console (GET / points there)."""
+"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), GET /healthz, GET /metrics,
+and the console's files at /console (GET / points there)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -27,6 +28,8 @@ from metadata.store import Store
 from rpc.auth import Authenticator
 from rpc.config import Config, load_config
 from rpc.console import console_routes
+from rpc.logs import RequestLog
+from rpc.metrics import metrics_endpoint
 from rpc.responses import bug_response, error_response, json_response
 
 
@@ -98,17 +101,23 @@ def create_app(config: Config | None = None) -> Starlette:
         try:
             await store.ping()
         except Exception:
+            runtime.metrics.store_errors.inc()
             return PlainTextResponse("ERROR", status_code=503)
         return PlainTextResponse("OK")
 
+    scrape = metrics_endpoint(runtime, config.metrics_secret)
     app = Starlette(
         routes=[
             Route("/v1/query", query, methods=["POST"]),
             Route("/v1/metadata", query, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", scrape, methods=["GET"]),
+            Route("/v1/metrics", scrape, methods=["GET"]),  # Hasura's path
             *console_routes(),
         ],
         lifespan=lifespan,
+        # Request ids, the access log line and the request metrics.
+        middleware=[Middleware(RequestLog, metrics=runtime.metrics)],
     )
     app.state.runtime = runtime
     app.state.config = config

@@ -71,6 +71,7 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 @click.group()
+@click.version_option(package_name="switchboard", message="%(prog)s %(version)s")
 @click.option(
     "--endpoint",
     envvar="SWITCHBOARD_ENDPOINT",
@@ -98,21 +99,13 @@ def main(ctx: click.Context, endpoint: str, admin_secret: str | None, api_key: s
 def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     """Start the server."""
     # Imported here so that the admin commands start fast.
-    import uvicorn
-
-    from rpc.app import create_app
     from rpc.config import ConfigError, load_config
+    from rpc.server import StartupFailed, serve
 
     try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    uvicorn.run(
-        create_app(config),
-        host=host or config.host,
-        port=port or config.port,
-        log_level=config.log_level,
-    )
+        serve(load_config(config_path), host, port)
+    except (ConfigError, StartupFailed) as exc:
+        fail(str(exc), 1)
 
 
 # --- metadata ------------------------------------------------------------------------------------

@@ -3,11 +3,12 @@ environment variables. Every setting is documented in config.example.yaml."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_type_hints
 
 import jwt
 import msgspec
@@ -110,7 +111,9 @@ class Config(Strict):
     unauthorized_role: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    metrics_secret: str | None = None
     async_workers: Annotated[int, msgspec.Meta(ge=0)] = 4
     async_lease_margin_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
     runs_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7
@@ -135,6 +138,8 @@ class Config(Strict):
 
 # Settings whose environment variable holds JSON (as Hasura's HASURA_GRAPHQL_JWT_SECRET does).
 STRUCTURED = frozenset({"jwt_secret"})
+# SWITCHBOARD_* variables that are not settings: the config file, the admin CLI's and the tests'.
+NOT_SETTINGS = frozenset({"CONFIG", "ENDPOINT", "API_KEY", "TEST_POSTGRES_URL"})
 
 
 class ConfigError(Exception):
@@ -157,6 +162,7 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 def load_config(path: str | None = None, environ: dict[str, str] | None = None) -> Config:
     environ = dict(os.environ) if environ is None else environ
+    _refuse_unknown_variables(environ)
     path = path or environ.get(f"{ENV_PREFIX}CONFIG")
     settings = _from_file(Path(path)) if path else {}
     source = {name: str(path) for name in settings}
@@ -175,5 +181,19 @@ def load_config(path: str | None = None, environ: dict[str, str] | None = None) 
     except ParseFailed as exc:
         key = exc.path[2:] if exc.path != "$" else ""
         message = exc.message.replace("unknown field", "unknown setting")
+        if key in Config.__struct_fields__ and message.startswith("Invalid enum value"):
+            message += f"; expected one of {', '.join(get_args(get_type_hints(Config)[key]))}"
         where = source.get(key) or (str(path) if path else "settings")
         raise ConfigError(f"{where}: {message}" + (f" (setting {key})" if key else "")) from None
+
+
+def _refuse_unknown_variables(environ: dict[str, str]) -> None:
+    """A misspelt SWITCHBOARD_* variable would otherwise be ignored silently, and the server would
+    start on a default (a new SQLite file instead of the intended database)."""
+    known = {name.upper() for name in Config.__struct_fields__} | NOT_SETTINGS
+    for variable in sorted(environ):
+        name = variable[len(ENV_PREFIX) :]
+        if variable.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+            raise ConfigError(f"{variable} is not a setting{hint}")

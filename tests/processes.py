@@ -24,19 +24,21 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, cwd: Path, *serve_args: str, **settings: Any) -> None:
+    def __init__(self, cwd: Path, *serve_args: str, log: Path | None = None, **settings: Any) -> None:
+        """`log`: the file the server logs to (else server-<port>.log in `cwd`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # query() calls as admin, with the secret when the server has one.
         self.headers = {"x-hasura-admin-secret": str(settings["admin_secret"])} if "admin_secret" in settings else {}
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+        env |= {"SWITCHBOARD_LOG_LEVEL": "warning"}
         env |= {f"SWITCHBOARD_{k.upper()}": str(v) for k, v in settings.items()}
-        env |= {"SWITCHBOARD_PORT": str(self.port), "SWITCHBOARD_LOG_LEVEL": "warning"}
+        env |= {"SWITCHBOARD_PORT": str(self.port)}
         # What the server logs, for tests that check it (and for reading after a failure).
-        self.log = cwd / f"server-{self.port}.log"
-        with self.log.open("wb") as log:
+        self.log = log or cwd / f"server-{self.port}.log"
+        with self.log.open("ab") as output:
             self.process = subprocess.Popen(
-                [SWITCHBOARD, "serve", *serve_args], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+                [SWITCHBOARD, "serve", *serve_args], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
             )
         for _ in range(200):
             try:

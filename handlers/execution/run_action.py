@@ -24,6 +24,8 @@ bad output, source unreachable), 504 (timeout).
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -31,10 +33,14 @@ import msgspec
 from handlers.context import Call, Context, Runtime, Session
 from handlers.execution.executors import executor
 from handlers.execution.webhook import forwardable
+from handlers.telemetry import outcome, with_request_id
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
+from metadata.objects import View
 from metadata.strict import StoredInt, Strict
 from metadata.values import InputError, validate_input
+
+log = logging.getLogger("switchboard.runs")
 
 
 class RunAction(Strict):
@@ -92,6 +98,7 @@ async def start(
     runtime: Runtime, session: Session, action: Action, input: dict[str, Any], dry_run: bool = False
 ) -> Any:
     """Check the input, then run the action (or queue it, or preview it) as `session`."""
+    since = time.time()
     view = runtime.store.state
     runner = executor(action)
     signed = action if runner.signature is None else await runner.signature(runtime, action, view)
@@ -109,7 +116,7 @@ async def start(
             mode="async",
             input=given,
             session=session.variables,
-            headers=forwarded,
+            headers=with_request_id(forwarded),
             role=session.role,
             lease_seconds=action.definition.timeout + runtime.lease_margin,
         )
@@ -117,7 +124,7 @@ async def start(
         return {"action_id": run_id}
     call = Call(action, given, session.variables, forwarded)
     try:
-        output = await runner.run(runtime, call, view)
+        output = await run_call(runtime, call, view, "sync", since)
     except SwitchboardError as exc:
         if runtime.audit_sync_runs:
             await _audit(runtime, call, session, errors=error_body(exc))
@@ -125,6 +132,25 @@ async def start(
     if runtime.audit_sync_runs:
         await _audit(runtime, call, session, output=output)
     return {"output": output}
+
+
+async def run_call(runtime: Runtime, call: Call, view: View, kind: str, since: float) -> Any:
+    """Run a call by its executor: the one place where runs, sync and async, are timed and counted
+    (`since`: when the run was accepted or queued, time.time())."""
+    begun = time.time()
+    action = call.action
+    try:
+        output = await executor(action).run(runtime, call, view)
+    except Exception as exc:
+        runtime.metrics.ran(action.name, kind, action.definition.handler_kind, since, begun, exc)
+        if isinstance(exc, SwitchboardError) and outcome(exc) in ("failed", "timeout"):
+            # The operator's concern too (a handler or source down or slow), not only the caller's.
+            log.warning(
+                'action "%s" %s (%s run, %d %s): %s', action.name, outcome(exc), kind, exc.status, exc.code, exc.message
+            )
+        raise
+    runtime.metrics.ran(action.name, kind, action.definition.handler_kind, since, begun, None)
+    return output
 
 
 async def _audit(runtime: Runtime, call: Call, session: Session, output: Any = None, errors: Any = None) -> None:

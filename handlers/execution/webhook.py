@@ -21,6 +21,7 @@ import msgspec
 
 from handlers.context import Call, Runtime
 from handlers.execution.transforms import TransformFailed, transform_response, webhook_request  # transforms
+from handlers.telemetry import REQUEST_ID_HEADER, request_id
 from metadata.actions import ENV_TEMPLATE, Action
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.objects import View
@@ -158,6 +159,9 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
     # Transforms may change method, url, headers and the data sent; `body` stays the JSON
     # admins see in `internal`.
     method, url, headers, data, body = webhook_request_of(call)
+    rid = request_id()
+    if rid is not None:  # the caller's request id, for the handler's logs (unless set explicitly)
+        headers.setdefault(REQUEST_ID_HEADER, rid)
     try:
         async with http.request(
             method, url, data=data, headers=headers, timeout=_timeout(action.definition.timeout)

@@ -16,8 +16,8 @@ import time
 import uuid
 
 from handlers.context import Call, Runtime
-from handlers.execution.executors import executor
-from handlers.execution.run_action import error_body
+from handlers.execution.run_action import error_body, run_call
+from handlers.telemetry import REQUEST_ID_HEADER, begin
 from metadata.actions import Action
 from metadata.errors import NotExists, SwitchboardError
 from metadata.runs import Run
@@ -73,6 +73,7 @@ class WorkerPool:
                 raise
             except Exception:  # the store is unreachable for now: try again shortly
                 log.warning("claiming runs failed", exc_info=True)
+                self.runtime.metrics.store_errors.inc()
                 runs = []
             for _ in range(free - len(runs)):
                 self._slots.release()
@@ -98,6 +99,7 @@ class WorkerPool:
             await asyncio.wait_for(self._wakeup.wait(), timeout)
 
     async def _execute(self, run: Run) -> None:
+        begin(run.headers.get(REQUEST_ID_HEADER) or run.id)  # the queueing request's id, in this task's logs
         runtime = self.runtime
         action = runtime.store.state.get("action", run.action)
         if action is None:
@@ -107,7 +109,7 @@ class WorkerPool:
             if not isinstance(action, Action):
                 raise NotExists(f'action with name "{run.action}" does not exist')
             call = Call(action, run.input, run.session, run.headers)
-            output = await executor(action).run(runtime, call, runtime.store.state)
+            output = await run_call(runtime, call, runtime.store.state, "async", run.created_at)
         except SwitchboardError as exc:
             await self._failed(run, action, exc)
             return

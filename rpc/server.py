@@ -1,0 +1,154 @@
+"""`switchboard serve`: run the app under uvicorn, as an operator wants to see it run.
+
+* Logging is configured here (rpc/logs.py), replacing uvicorn's; the app's requests are logged by
+  its own middleware.
+* The store is opened (the app's lifespan) before the port is bound, so a server that cannot reach
+  its store never listens; the failure is one line (`StartupFailed`), never a traceback.
+* Once listening, one line says where, on which store (its URL without the password) and at which
+  metadata version.
+* uvloop and httptools are used when installed (the `[speed]` extra), else asyncio and h11.
+* On SIGTERM/SIGINT uvicorn stops accepting and finishes the requests in flight; then the lifespan
+  hands back the async runs in flight and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+import sqlalchemy as sa
+import uvicorn
+from starlette.applications import Starlette
+
+from rpc.app import create_app
+from rpc.config import Config
+from rpc.logs import configure
+
+log = logging.getLogger("switchboard")
+
+
+class StartupFailed(Exception):
+    """The server cannot start; the message says why in one line."""
+
+
+def switchboard_version() -> str:
+    try:
+        return version("switchboard")
+    except PackageNotFoundError:  # a checkout that was not installed
+        return "dev"
+
+
+def redacted(url: str) -> str:
+    """A database URL fit for a log line: the password hidden."""
+    if "://" not in url:
+        return url  # a bare SQLite path
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url.split("://", 1)[0] + "://..."  # unparseable: it may still hold a password
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what went wrong, without SQLAlchemy's wrapping."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    text = re.sub(r"^<class '[\w.]+'>: ", "", str(cause).strip()) or type(cause).__name__
+    return text.splitlines()[0]
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def _http() -> str:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
+async def _sqlite_threads_stopped(seconds: float = 2.0) -> None:
+    """aiosqlite stops the thread of a connection that failed to open without awaiting it, and the
+    thread then reports to the event loop: keep the loop open until it has, else an "Event loop is
+    closed" traceback follows the one-line error."""
+    threads = [t for t in threading.enumerate() if t.name.endswith("(_connection_worker_thread)")]
+    deadline = time.monotonic() + seconds
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: Starlette, store: str) -> None:
+        super().__init__(config)
+        self.app, self.store = app, store
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        # Signals are caught around the lifespan too: a SIGTERM while the store opens stops the
+        # start cleanly, and the lifespan's shutdown runs before uvicorn re-raises the signal.
+        with self.capture_signals():
+            lifespan = self.app.router.lifespan_context(self.app)
+            try:
+                await lifespan.__aenter__()
+            except Exception as exc:
+                await _sqlite_threads_stopped()
+                raise StartupFailed(f"cannot open the store {self.store}: {_reason(exc)}") from None
+            try:
+                await self._serve(sockets)
+            finally:
+                await lifespan.__aexit__(None, None, None)
+            if self.started:
+                log.info("switchboard stopped")
+
+    def _log_started_message(self, listeners: Sequence[socket.SocketType]) -> None:
+        host, port = listeners[0].getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host
+        runtime = self.app.state.runtime
+        engine = "uvloop" if _loop_factory() is not None else "asyncio"
+        log.info(
+            "switchboard %s listening on http://%s:%d, store %s at resource version %d (%s, %s)",
+            switchboard_version(),
+            host,
+            port,
+            self.store,
+            runtime.store.resource_version,
+            engine,
+            self.config.http,
+        )
+
+
+def uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=_http(),
+        lifespan="off",  # run by _Server.serve, around uvicorn
+        log_config=None,  # configured by rpc/logs.py
+        log_level=None,
+        access_log=False,  # replaced by rpc/logs.py's RequestLog
+    )
+
+
+def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
+    configure(config.log_level, config.log_format)
+    store = redacted(config.database_url)
+    try:
+        app = create_app(config)
+    except Exception as exc:  # e.g. a URL scheme no driver serves
+        raise StartupFailed(f"cannot use the store {store}: {_reason(exc)}") from None
+    server = _Server(uvicorn_config(app, host or config.host, port or config.port), app, store)
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(server.serve())
