@@ -28,6 +28,7 @@ from metadata.store import Store
 from rpc.auth import Authenticator
 from rpc.config import Config, load_config
 from rpc.console import console_routes
+from rpc.limits import PayloadTooLarge, read_body
 from rpc.logs import RequestLog
 from rpc.metrics import metrics_endpoint
 from rpc.responses import bug_response, error_response, json_response
@@ -82,12 +83,13 @@ def create_app(config: Config | None = None) -> Starlette:
             except SwitchboardError:
                 # Public links need no credentials: run_public_action goes on as an anonymous
                 # caller (it runs as the public role whoever calls).
-                body = await _public_body(request)
+                body = await _public_body(request, config)
                 if body is None or not is_public(body):
                     raise
                 return json_response(await execute(runtime, body, Session(role=config.public_role)))
             admin = session.is_admin
-            return json_response(await execute(runtime, await request.body(), session))
+            body = await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
+            return json_response(await execute(runtime, body, session))
         except SwitchboardError as exc:
             return error_response(exc, admin)
         except ClientDisconnect:
@@ -128,21 +130,17 @@ def create_app(config: Config | None = None) -> Starlette:
 PUBLIC_BODY_LIMIT = 1 << 20
 
 
-async def _public_body(request: Request) -> bytes | None:
+async def _public_body(request: Request, config: Config) -> bytes | None:
     """The body of a request that failed authentication, or None past PUBLIC_BODY_LIMIT bytes.
 
     Authentication comes before the body is read; only a request that may be run_public_action
     is read at all without credentials, and then never beyond the limit, so anonymous callers
     cannot make the server hold bodies of any size.
     """
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > PUBLIC_BODY_LIMIT:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(request, min(PUBLIC_BODY_LIMIT, config.max_body_bytes), config.body_timeout_seconds)
+    except PayloadTooLarge:
+        return None
 
 
 async def _expire_runs(runs: Runs, days: float) -> None:

@@ -120,6 +120,12 @@ class Config(Strict):
     audit_sync_runs: bool = False
     public_role: Annotated[str, msgspec.Meta(min_length=1)] = "public"
     public_rate_limit: Annotated[float, msgspec.Meta(gt=0)] = 10
+    # What one client may cost (rpc/limits.py).
+    max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 10 * 1024 * 1024
+    body_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30
+    header_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
+    keep_alive_seconds: Annotated[int, msgspec.Meta(gt=0)] = 5
+    max_connections: Annotated[int, msgspec.Meta(ge=16)] = 1000
 
     def __post_init__(self) -> None:
         if self.public_role == "admin":

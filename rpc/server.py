@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
@@ -28,6 +29,7 @@ from starlette.applications import Starlette
 
 from rpc.app import create_app
 from rpc.config import Config
+from rpc.limits import connection_limits, guarded, quiet_descriptor_exhaustion
 from rpc.logs import configure
 
 log = logging.getLogger("switchboard")
@@ -72,12 +74,15 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
-def _http() -> str:
+def _http() -> type[Any]:
+    """uvicorn's HTTP protocol: httptools' parser when installed, else h11."""
     try:
-        import httptools  # noqa: F401
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
-        return "h11"
-    return "httptools"
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        return H11Protocol
+    return HttpToolsProtocol
 
 
 async def _sqlite_threads_stopped(seconds: float = 2.0) -> None:
@@ -125,16 +130,20 @@ class _Server(uvicorn.Server):
             self.store,
             runtime.store.resource_version,
             engine,
-            self.config.http,
+            "httptools" if "HttpTools" in getattr(self.config.http, "__name__", "") else "h11",
         )
 
 
-def uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(app: Starlette, host: str, port: int, config: Config) -> uvicorn.Config:
+    quiet_descriptor_exhaustion()
+    cap, backlog = connection_limits(config.max_connections)
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=_http(),
+        http=guarded(_http(), config.header_timeout_seconds, cap),
+        backlog=backlog,
+        timeout_keep_alive=config.keep_alive_seconds,
         lifespan="off",  # run by _Server.serve, around uvicorn
         log_config=None,  # configured by rpc/logs.py
         log_level=None,
@@ -149,6 +158,6 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
         app = create_app(config)
     except Exception as exc:  # e.g. a URL scheme no driver serves
         raise StartupFailed(f"cannot use the store {store}: {_reason(exc)}") from None
-    server = _Server(uvicorn_config(app, host or config.host, port or config.port), app, store)
+    server = _Server(uvicorn_config(app, host or config.host, port or config.port, config), app, store)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(server.serve())

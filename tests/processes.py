@@ -4,6 +4,7 @@ servers on one store)."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -23,9 +24,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _limit_files(count: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+
 class ServerProcess:
-    def __init__(self, cwd: Path, *serve_args: str, log: Path | None = None, **settings: Any) -> None:
-        """`log`: the file the server logs to (else server-<port>.log in `cwd`)."""
+    def __init__(
+        self, cwd: Path, *serve_args: str, log: Path | None = None, max_files: int | None = None, **settings: Any
+    ) -> None:
+        """`log`: the file the server logs to (else server-<port>.log in `cwd`); `max_files`: the
+        process's file descriptor limit (soft and hard)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # query() calls as admin, with the secret when the server has one.
@@ -38,7 +46,12 @@ class ServerProcess:
         self.log = log or cwd / f"server-{self.port}.log"
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
-                [SWITCHBOARD, "serve", *serve_args], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+                [SWITCHBOARD, "serve", *serve_args],
+                cwd=cwd,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                preexec_fn=None if max_files is None else lambda: _limit_files(max_files),
             )
         for _ in range(200):
             try:
