@@ -1,8 +1,15 @@
 """Action runs in the store's database: queueing, claiming with a lease, finishing, reading.
 
-A claim is one UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING statement on
+A claim is one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING statement on
 PostgreSQL (a plain subquery on SQLite, whose writers are serialised), so two workers, in one
-process or in several, never hold the same run.
+process or in several, never hold the same run. It reads only waiting runs (a partial index);
+runs whose lease expired are put back to waiting by `expire_leases`.
+
+Queued runs and finishes are written by group commit (metadata/group_commit.py): the calls made
+while a write is under way share the next transaction, and each returns once its row committed.
+A run is answered with its id only after its row committed; a finish that never committed (the
+process died first) leaves its run `processing` under its lease, so it is run again once the
+lease expires, as any run of a dead worker.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import msgspec
 import sqlalchemy as sa
 
 from metadata import tables
+from metadata.group_commit import GroupCommit
 from metadata.store import RUNS_CHANNEL, Store
 
 FINISHED = ("completed", "error")
@@ -80,10 +88,28 @@ def _run(row: Any) -> Run:
     )
 
 
+# A finish as the worker hands it over: (run id, lease holder, the columns it sets).
+Settled = tuple[str, str, dict[str, Any]]
+_SETTLE = (
+    sa.update(tables.runs)
+    .where(R.id == sa.bindparam("run_id"), R.claimed_by == sa.bindparam("token"))
+    .values(
+        status=sa.bindparam("to_status"),
+        output=sa.bindparam("to_output"),
+        errors=sa.bindparam("to_errors"),
+        updated_at=sa.bindparam("to_updated_at"),
+        lease_until=None,
+        claimed_by=None,
+    )
+)
+
+
 class Runs:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.engine = store.engine
+        self._queued: GroupCommit[dict[str, Any]] = GroupCommit(self._insert)
+        self._settled: GroupCommit[Settled] = GroupCommit(self._settle)
 
     async def add(
         self,
@@ -120,27 +146,20 @@ class Runs:
             "updated_at": now,
             "run_at": now,
         }
-        async with self.engine.begin() as conn:
-            await conn.execute(tables.runs.insert().values(**row))
-            if not self.store.is_sqlite:
-                await conn.execute(sa.text(f"NOTIFY {RUNS_CHANNEL}"))
+        await self._queued.submit(row)
         return run_id
 
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(tables.runs.insert(), rows)
+            if not self.store.is_sqlite and any(row["status"] == "created" for row in rows):
+                await conn.execute(sa.text(f"NOTIFY {RUNS_CHANNEL}"))
+
     async def claim(self, token: str, limit: int) -> list[Run]:
-        """Take up to `limit` due runs (new, retry due, or whose lease expired), oldest first, and
-        lease them to `token`: one transaction however many there are."""
+        """Take up to `limit` due runs (new, or a retry that came due), oldest first, and lease
+        them to `token`: one transaction however many there are."""
         now = time.time()
-        due = (
-            sa.select(R.id)
-            .where(
-                sa.or_(
-                    sa.and_(R.status == "created", R.run_at <= now),
-                    sa.and_(R.status == "processing", R.lease_until < now),
-                )
-            )
-            .order_by(R.run_at)
-            .limit(limit)
-        )
+        due = sa.select(R.id).where(tables.WAITING, R.run_at <= now).order_by(R.run_at).limit(limit)
         if not self.store.is_sqlite:
             due = due.with_for_update(skip_locked=True)
         claim = (
@@ -159,25 +178,48 @@ class Runs:
             rows = (await conn.execute(claim)).all()
         return sorted((_run(row) for row in rows), key=lambda run: run.created_at)
 
+    async def expire_leases(self) -> int:
+        """Put the runs whose lease expired (their worker died) back to waiting, due now; the
+        attempt they made still counts. Returns how many."""
+        now = time.time()
+        async with self.engine.begin() as conn:
+            expired = await conn.execute(
+                sa.update(tables.runs)
+                .where(tables.LEASED, R.lease_until < now)
+                .values(status="created", run_at=now, lease_until=None, claimed_by=None)
+            )
+        return int(expired.rowcount)
+
     async def next_due(self) -> float | None:
         """When the earliest waiting run becomes due (retries wait), if any."""
         async with self.engine.connect() as conn:
-            found = await conn.execute(sa.select(sa.func.min(R.run_at)).where(R.status == "created"))
+            found = await conn.execute(sa.select(sa.func.min(R.run_at)).where(tables.WAITING))
             value = found.scalar()
         return None if value is None else float(value)
 
     async def finish(self, run_id: str, token: str, *, output: Any = None, errors: Any = None) -> None:
-        values: dict[str, Any] = {"status": "completed" if errors is None else "error", "updated_at": time.time()}
-        values |= {"output": None if output is None else _encode(output).decode(), "lease_until": None}
-        values |= {"errors": None if errors is None else _encode(errors).decode(), "claimed_by": None}
-        await self._update_held(run_id, token, values)
+        """Record the outcome of a run `token` holds; returns once committed (group commit)."""
+        values = {
+            "to_status": "completed" if errors is None else "error",
+            "to_output": None if output is None else _encode(output).decode(),
+            "to_errors": None if errors is None else _encode(errors).decode(),
+            "to_updated_at": time.time(),
+        }
+        await self._settled.submit((run_id, token, values))
+
+    async def _settle(self, finished: list[Settled]) -> None:
+        # Only the holder of the lease may settle a run: a worker that outlived its lease does not.
+        async with self.engine.begin() as conn:
+            await conn.execute(_SETTLE, [{"run_id": run_id, "token": token, **values} for run_id, token, values in finished])
+
+    async def flush(self) -> None:
+        """Wait for the queued runs and finishes handed over so far to be written."""
+        await self._queued.flush()
+        await self._settled.flush()
 
     async def retry(self, run_id: str, token: str, at: float, errors: Any) -> None:
         values = {"status": "created", "run_at": at, "lease_until": None, "claimed_by": None}
-        await self._update_held(run_id, token, values | {"errors": _encode(errors).decode(), "updated_at": time.time()})
-
-    async def _update_held(self, run_id: str, token: str, values: dict[str, Any]) -> None:
-        # Only the holder of the lease may settle a run: a worker that outlived its lease does not.
+        values |= {"errors": _encode(errors).decode(), "updated_at": time.time()}
         async with self.engine.begin() as conn:
             await conn.execute(sa.update(tables.runs).where(R.id == run_id, R.claimed_by == token).values(**values))
 

@@ -26,6 +26,7 @@ INITIAL_VERSION = 1
 METADATA_CHANNEL = "switchboard_metadata"
 RUNS_CHANNEL = "switchboard_runs"
 POLL_SECONDS = 0.5
+POOL_SIZE, POOL_OVERFLOW = 20, 10
 
 
 class StaleVersion(Exception):
@@ -56,7 +57,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     def __init__(self, url: str) -> None:
         self.url = engine_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url)
+        # Enough pooled connections for the requests and the run queue's few writers at once, so
+        # that connections are reused rather than opened per operation (SQLAlchemy's default
+        # is 5, and each of the 10 overflow connections is closed as soon as it is returned).
+        pool = {} if self.url.startswith("sqlite") else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        self.engine: AsyncEngine = create_async_engine(self.url, **pool)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -73,6 +78,11 @@ class Store:
                 # Several servers may start at once on an empty database.
                 await conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
             await conn.run_sync(tables.schema.create_all)
+            # create_all makes missing tables only: indexes added since a table was made come here.
+            for index in tables.runs.indexes:
+                await conn.run_sync(index.create, checkfirst=True)
+            for name in tables.OLD_INDEXES:
+                await conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
             inserted = await conn.execute(
                 self._insert(tables.state).values(id=1, resource_version=INITIAL_VERSION).on_conflict_do_nothing()
             )

@@ -34,7 +34,7 @@ class Config(Strict):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "info"
-    async_workers: Annotated[int, msgspec.Meta(ge=0)] = 4
+    async_workers: Annotated[int, msgspec.Meta(ge=0)] = 32
     async_lease_margin_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
     runs_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7
     audit_sync_runs: bool = False

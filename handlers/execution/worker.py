@@ -56,10 +56,19 @@ class WorkerPool:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
+            # Finishes handed over before the cancel are written first: only the runs still
+            # unsettled are handed back, so no finished run is run again.
+            await self.runtime.runs.flush()
             await self.runtime.runs.release(self.token)
 
     async def _claim_forever(self) -> None:
+        expired_checked = 0.0
         while True:
+            if time.monotonic() - expired_checked >= IDLE_POLL_SECONDS:
+                # Runs of dead workers (in any server) become due again once their lease ran out.
+                expired_checked = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await self.runtime.runs.expire_leases()
             await self._slots.acquire()
             free = 1
             while not self._slots.locked():  # take every free slot: one claim fills them all
