@@ -27,6 +27,8 @@ database on the same PostgreSQL. Figures:
     python bench/async_queue.py [--quick] [--concurrency 32] [--drain 10000] [--e2e 5000]
                                 [--no-sqlite] [--workers N]
 
+`--profile DIR` records Switchboard's server with py-spy during the drain and the end-to-end
+phase (DIR/<store>-<phase>.txt, collapsed stacks) and prints where its time went.
 `--workers` sets Switchboard's async_workers (default: the server's default); the concurrency is
 the baseline's and the number of end-to-end clients. The last line is
 `async drain ratio vs pgqueuer: X.XX`.
@@ -42,6 +44,7 @@ import os
 import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +57,8 @@ import aiohttp
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_action import (  # noqa: E402  (the bench's shared helpers: processes, the echo webhook)
+# The bench's shared helpers: processes, the echo webhook.
+from run_action import (
     HOST,
     PG_URL,
     SESSION,
@@ -310,6 +314,72 @@ class Switchboard(System):
 
 
 # ---------------------------------------------------------------------------------------------
+# Profiles
+
+
+class Profile:
+    """py-spy attached to a Switchboard server for one phase (nothing without --profile)."""
+
+    def __init__(self, options: argparse.Namespace, system: System, phase: str) -> None:
+        self.path: Path | None = None
+        self.spy: subprocess.Popen[bytes] | None = None
+        if options.profile and isinstance(system, Switchboard) and system.process is not None:
+            store = "sqlite" if system.sqlite_path else "postgres"
+            self.path = Path(options.profile) / f"{store}-{phase}.txt"
+            argv = ["py-spy", "record", "--pid", str(system.process.process.pid), "--rate", "250", "--nonblocking"]
+            argv += ["--format", "raw", "--output", str(self.path)]
+            self.spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.spy is None or self.path is None:
+            return
+        self.spy.send_signal(signal.SIGINT)
+        self.spy.wait(30)
+        print(summarize(self.path), flush=True)
+
+
+# Where a sample is counted: the first frame (from the innermost) whose file matches.
+BUCKETS = (
+    ("webhook: aiohttp client", "aiohttp/"),
+    ("store: sqlalchemy", "sqlalchemy/"),
+    ("store: asyncpg", "asyncpg/"),
+    ("store: aiosqlite / sqlite3", "aiosqlite/"),
+    ("HTTP serving: uvicorn, starlette", "uvicorn/"),
+    ("HTTP serving: uvicorn, starlette", "starlette/"),
+    ("json: msgspec", "msgspec/"),
+    ("switchboard: metadata/", "metadata/"),
+    ("switchboard: handlers/", "handlers/"),
+    ("switchboard: rpc/", "rpc/"),
+    ("asyncio event loop", "asyncio/"),
+)
+
+
+def summarize(path: Path, top: int = 12) -> str:
+    """Share of samples per library (innermost frame that belongs to one) and the hottest frames."""
+    buckets: dict[str, int] = {}
+    leaves: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        leaf = frames[-1] if frames else "?"
+        leaves[leaf] = leaves.get(leaf, 0) + count
+        bucket = next(
+            (name for frame in reversed(frames) for name, mark in BUCKETS if mark in frame),
+            "other (idle, interpreter)",
+        )
+        buckets[bucket] = buckets.get(bucket, 0) + count
+    lines = [f"profile {path.name}: {total} samples (250/s while busy)"]
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in sorted(buckets.items(), key=lambda kv: -kv[1])]
+    lines.append("  hottest frames (self):")
+    hottest = sorted(leaves.items(), key=lambda kv: -kv[1])[:top]
+    lines += [f"  {n / total:6.1%}  {leaf}" for leaf, n in hottest]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
 # Measurements
 
 
@@ -328,12 +398,16 @@ async def wait_finished(system: System, deadline: float) -> float:
         await asyncio.sleep(POLL_SECONDS)
 
 
-async def drain(system: System, session: aiohttp.ClientSession, webhook: Process, count: int) -> dict[str, Any]:
+async def drain(
+    options: argparse.Namespace, system: System, session: aiohttp.ClientSession, webhook: Process, count: int
+) -> dict[str, Any]:
     base = DRAIN_BASE + system.offset
     await system.enqueue_directly(base, count)
     process = system.start()
     await process.wait(session)
+    profile = Profile(options, system, "drain")
     finished = await wait_finished(system, time.monotonic() + 60 + count / 20)
+    profile.stop()
     seen = await arrivals(session, webhook, base, count)
     first = min(seen.values())
     problem = await system.check(base, count, session)
@@ -341,7 +415,7 @@ async def drain(system: System, session: aiohttp.ClientSession, webhook: Process
 
 
 async def end_to_end(
-    system: System, session: aiohttp.ClientSession, count: int, clients: int
+    options: argparse.Namespace, system: System, session: aiohttp.ClientSession, count: int, clients: int
 ) -> dict[str, Any]:
     base = E2E_BASE + system.offset
     numbers = iter(range(base, base + count))
@@ -354,10 +428,12 @@ async def end_to_end(
             calls.append(time.perf_counter() - started)
             assert "action_id" in answer, answer
 
+    profile = Profile(options, system, "e2e")
     first = time.time()
     await asyncio.gather(*(submitter() for _ in range(clients)))
     submitted = time.time()
     finished = await wait_finished(system, time.monotonic() + 60 + count / 20)
+    profile.stop()
     problem = await system.check(base, count, session)
     return {
         "per_s": count / (finished - first),
@@ -443,13 +519,14 @@ async def measure(
     try:
         for system in systems:
             print(f"[{system.name}] drain of {options.drain} runs...", flush=True)
-            report[system.name]["drain"] = result = await drain(system, session, webhook, options.drain)
+            report[system.name]["drain"] = result = await drain(options, system, session, webhook, options.drain)
             print(f"  {result}", flush=True)
         for system in systems:
             await warm_up(system, session)
         for system in systems:
             print(f"[{system.name}] end to end: {options.clients} clients, {options.e2e} runs...", flush=True)
-            report[system.name]["e2e"] = result = await end_to_end(system, session, options.e2e, options.clients)
+            result = await end_to_end(options, system, session, options.e2e, options.clients)
+            report[system.name]["e2e"] = result
             print(f"  {result}", flush=True)
         for system in systems:
             print(f"[{system.name}] idle latency: {options.idle} runs at {options.idle_rate:g}/s...", flush=True)
@@ -495,7 +572,8 @@ def print_report(options: argparse.Namespace, report: dict[str, dict[str, Any]])
     names = list(report)
     print(f"{'measure':38}" + "".join(f"{name:>24}" for name in names) + "   target")
     for label, phase, key, fmt, target in rows:
-        cells = "".join(f"{fmt.format(report[name][phase][key]) if phase in report[name] else '-':>24}" for name in names)
+        values = [fmt.format(report[name][phase][key]) if phase in report[name] else "-" for name in names]
+        cells = "".join(f"{value:>24}" for value in values)
         print(f"{label:38}{cells}   {target}")
     print(
         f"end to end vs drain: switchboard {sb['e2e']['per_s'] / sb['drain']['per_s']:.2f} x its own drain, "
@@ -536,6 +614,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--e2e", type=int, default=5_000, help="run_action calls end to end")
     parser.add_argument("--idle", type=int, default=200, help="runs for the idle latency")
     parser.add_argument("--idle-rate", type=float, default=20, help="runs/s for the idle latency")
+    parser.add_argument("--profile", metavar="DIR", help="record switchboard with py-spy into DIR")
     parser.add_argument("--no-sqlite", dest="sqlite", action="store_false", help="skip the SQLite store")
     options = parser.parse_args()
     options.clients = options.concurrency

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 
 from metadata import tables
 from metadata.group_commit import GroupCommit
+from metadata.run_queue import PgQueue, Queue, Settled, SqlQueue
 from metadata.store import RUNS_CHANNEL, Store
 
 FINISHED = ("completed", "error")
@@ -69,47 +71,37 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _run(row: Any) -> Run:
+def _run(row: Mapping[Any, Any]) -> Run:
+    output, errors = row["output"], row["errors"]
     return Run(
-        id=row.id,
-        action=row.action,
-        mode=row.mode,
-        status=row.status,
-        input=_decode(row.input),
-        session=_decode(row.session),
-        headers=_decode(row.headers),
-        role=row.role,
-        user_id=row.user_id,
-        output=None if row.output is None else _decode(row.output),
-        errors=None if row.errors is None else _decode(row.errors),
-        attempts=row.attempts,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=row["id"],
+        action=row["action"],
+        mode=row["mode"],
+        status=row["status"],
+        input=_decode(row["input"]),
+        session=_decode(row["session"]),
+        headers=_decode(row["headers"]),
+        role=row["role"],
+        user_id=row["user_id"],
+        output=None if output is None else _decode(output),
+        errors=None if errors is None else _decode(errors),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
-
-
-# A finish as the worker hands it over: (run id, lease holder, the columns it sets).
-Settled = tuple[str, str, dict[str, Any]]
-_SETTLE = (
-    sa.update(tables.runs)
-    .where(R.id == sa.bindparam("run_id"), R.claimed_by == sa.bindparam("token"))
-    .values(
-        status=sa.bindparam("to_status"),
-        output=sa.bindparam("to_output"),
-        errors=sa.bindparam("to_errors"),
-        updated_at=sa.bindparam("to_updated_at"),
-        lease_until=None,
-        claimed_by=None,
-    )
-)
 
 
 class Runs:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.engine = store.engine
-        self._queued: GroupCommit[dict[str, Any]] = GroupCommit(self._insert)
-        self._settled: GroupCommit[Settled] = GroupCommit(self._settle)
+        self.queue: Queue = SqlQueue(store.engine) if store.is_sqlite else PgQueue(store.asyncpg_dsn)
+        self._queued: GroupCommit[dict[str, Any]] = GroupCommit(self.queue.insert)
+        self._settled: GroupCommit[Settled] = GroupCommit(self.queue.settle)
+
+    async def close(self) -> None:
+        await self.flush()
+        await self.queue.close()
 
     async def add(
         self,
@@ -149,68 +141,34 @@ class Runs:
         await self._queued.submit(row)
         return run_id
 
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(tables.runs.insert(), rows)
-            if not self.store.is_sqlite and any(row["status"] == "created" for row in rows):
-                await conn.execute(sa.text(f"NOTIFY {RUNS_CHANNEL}"))
-
     async def claim(self, token: str, limit: int) -> list[Run]:
         """Take up to `limit` due runs (new, or a retry that came due), oldest first, and lease
-        them to `token`: one transaction however many there are."""
-        now = time.time()
-        due = sa.select(R.id).where(tables.WAITING, R.run_at <= now).order_by(R.run_at).limit(limit)
-        if not self.store.is_sqlite:
-            due = due.with_for_update(skip_locked=True)
-        claim = (
-            sa.update(tables.runs)
-            .where(R.id.in_(due.scalar_subquery()))
-            .values(
-                status="processing",
-                attempts=R.attempts + 1,
-                lease_until=now + R.lease_seconds,
-                claimed_by=token,
-                updated_at=now,
-            )
-            .returning(*tables.runs.c)
-        )
-        async with self.engine.begin() as conn:
-            rows = (await conn.execute(claim)).all()
+        them to `token`: one statement however many there are."""
+        rows = await self.queue.claim(token, limit, time.time())
         return sorted((_run(row) for row in rows), key=lambda run: run.created_at)
 
     async def expire_leases(self) -> int:
         """Put the runs whose lease expired (their worker died) back to waiting, due now; the
         attempt they made still counts. Returns how many."""
-        now = time.time()
-        async with self.engine.begin() as conn:
-            expired = await conn.execute(
-                sa.update(tables.runs)
-                .where(tables.LEASED, R.lease_until < now)
-                .values(status="created", run_at=now, lease_until=None, claimed_by=None)
-            )
-        return int(expired.rowcount)
+        return await self.queue.expire(time.time())
 
     async def next_due(self) -> float | None:
         """When the earliest waiting run becomes due (retries wait), if any."""
-        async with self.engine.connect() as conn:
-            found = await conn.execute(sa.select(sa.func.min(R.run_at)).where(tables.WAITING))
-            value = found.scalar()
-        return None if value is None else float(value)
+        return await self.queue.next_due()
 
     async def finish(self, run_id: str, token: str, *, output: Any = None, errors: Any = None) -> None:
-        """Record the outcome of a run `token` holds; returns once committed (group commit)."""
-        values = {
-            "to_status": "completed" if errors is None else "error",
-            "to_output": None if output is None else _encode(output).decode(),
-            "to_errors": None if errors is None else _encode(errors).decode(),
-            "to_updated_at": time.time(),
-        }
-        await self._settled.submit((run_id, token, values))
-
-    async def _settle(self, finished: list[Settled]) -> None:
-        # Only the holder of the lease may settle a run: a worker that outlived its lease does not.
-        async with self.engine.begin() as conn:
-            await conn.execute(_SETTLE, [{"run_id": run_id, "token": token, **values} for run_id, token, values in finished])
+        """Record the outcome of a run `token` holds; returns once committed (group commit). Only
+        the holder of the lease may settle a run: a worker that outlived its lease does not."""
+        await self._settled.submit(
+            (
+                run_id,
+                token,
+                "completed" if errors is None else "error",
+                None if output is None else _encode(output).decode(),
+                None if errors is None else _encode(errors).decode(),
+                time.time(),
+            )
+        )
 
     async def flush(self) -> None:
         """Wait for the queued runs and finishes handed over so far to be written."""
@@ -239,7 +197,7 @@ class Runs:
     async def get(self, run_id: str) -> Run | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(tables.runs).where(R.id == run_id))).first()
-        return None if row is None else _run(row)
+        return None if row is None else _run(row._mapping)
 
     async def log(self, action: str | None, status: str | None, limit: int, offset: int) -> list[Run]:
         query = sa.select(tables.runs).order_by(R.created_at.desc(), R.id).limit(limit).offset(offset)
@@ -248,7 +206,7 @@ class Runs:
         if status is not None:
             query = query.where(R.status == status)
         async with self.engine.connect() as conn:
-            return [_run(row) for row in (await conn.execute(query)).all()]
+            return [_run(row._mapping) for row in (await conn.execute(query)).all()]
 
     async def delete_finished_before(self, cutoff: float) -> int:
         async with self.engine.begin() as conn:

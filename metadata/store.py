@@ -101,6 +101,11 @@ class Store:
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.engine.dispose()
 
+    @property
+    def asyncpg_dsn(self) -> str:
+        """The PostgreSQL URL as asyncpg takes it, for what talks to asyncpg directly."""
+        return sa.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
@@ -118,10 +123,9 @@ class Store:
                 await self.sync()
 
     async def _listen(self, on_runs: Callable[[], None]) -> None:
-        dsn = sa.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
         while True:
             try:
-                conn = await asyncpg.connect(dsn)
+                conn = await asyncpg.connect(self.asyncpg_dsn)
             except (OSError, asyncpg.PostgresError):
                 await asyncio.sleep(POLL_SECONDS)
                 continue

@@ -58,6 +58,7 @@ def create_app(config: Config | None = None) -> Starlette:
                 janitor.cancel()
                 await asyncio.gather(janitor, return_exceptions=True)
                 await workers.stop()
+                await runtime.runs.close()
                 await runtime.engines.close()
                 await store.close()
 
