@@ -147,6 +147,11 @@ PG_NEXT_DUE = f"SELECT min(run_at) FROM {_TABLE} WHERE {tables.WAITING.text}"
 PG_POOL_SIZE = 4
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Nothing to reset: these statements leave no session state, and asyncpg's default reset
+    (unlock advisory locks, close cursors, unlisten, reset settings) is a round trip per use."""
+
+
 class PgQueue:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
@@ -157,7 +162,9 @@ class PgQueue:
         if self._pool is None:
             async with self._opening:
                 if self._pool is None:
-                    self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=PG_POOL_SIZE)
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn, min_size=1, max_size=PG_POOL_SIZE, reset=_keep_session
+                    )
         return self._pool
 
     async def insert(self, rows: list[dict[str, Any]]) -> None:
