@@ -142,7 +142,10 @@ def pgqueuer_server(port: int, dsn: str, webhook_url: str, concurrency: int) -> 
                 await pool.close()
 
     async def query(request: Request) -> Response:
-        args = json.loads(await request.body())["args"]
+        envelope = json.loads(await request.body())
+        if envelope["type"] != "run_action":
+            return JSONResponse({"error": "unknown type"}, status_code=400)
+        args = envelope["args"]
         body = {"action": {"name": args["name"]}, "input": args["input"], "session_variables": SESSION}
         data = json.dumps(body | {"request_query": None}, separators=(",", ":")).encode()
         [job_id] = await shared["enqueue"].enqueue("echo", data)

@@ -30,7 +30,7 @@ class WorkerPool:
     """One claimer hands runs to at most `concurrency` concurrent executions.
 
     A single claimer (rather than every idle worker racing for each new run) means one claim
-    transaction per run, however many slots are free.
+    statement for however many slots are free.
     """
 
     def __init__(self, runtime: Runtime, concurrency: int) -> None:
@@ -38,7 +38,10 @@ class WorkerPool:
         self.concurrency = concurrency
         self.token = str(uuid.uuid4())  # this process's lease holder id
         self._wakeup = asyncio.Event()
-        self._slots = asyncio.Semaphore(concurrency)
+        self._free = concurrency  # slots not running a run
+        self._freed = asyncio.Event()
+        # While runs are waiting, claim only once this many slots are free: fewer, larger claims.
+        self._batch = max(1, concurrency // 4)
         self._claimer: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
 
@@ -63,17 +66,17 @@ class WorkerPool:
 
     async def _claim_forever(self) -> None:
         expired_checked = 0.0
+        backlog = False  # the last claim took all it asked for: more runs are likely waiting
         while True:
             if time.monotonic() - expired_checked >= IDLE_POLL_SECONDS:
                 # Runs of dead workers (in any server) become due again once their lease ran out.
                 expired_checked = time.monotonic()
                 with contextlib.suppress(Exception):
                     await self.runtime.runs.expire_leases()
-            await self._slots.acquire()
-            free = 1
-            while not self._slots.locked():  # take every free slot: one claim fills them all
-                await self._slots.acquire()
-                free += 1
+            while self._free < (self._batch if backlog else 1):
+                self._freed.clear()
+                await self._freed.wait()
+            free = self._free  # one claim fills every free slot
             # Cleared before claiming: a run queued while the claim runs still wakes us after.
             self._wakeup.clear()
             try:
@@ -83,18 +86,19 @@ class WorkerPool:
             except Exception:  # the store is unreachable for now: try again shortly
                 log.warning("claiming runs failed", exc_info=True)
                 runs = []
-            for _ in range(free - len(runs)):
-                self._slots.release()
+            self._free -= len(runs)
             for run in runs:
                 task = asyncio.create_task(self._execute(run))
                 self._running.add(task)
                 task.add_done_callback(self._done)
+            backlog = len(runs) == free
             if not runs:
                 await self._idle()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        self._slots.release()
+        self._free += 1
+        self._freed.set()
 
     async def _idle(self) -> None:
         """Sleep until woken by a new run, until a retry comes due, or for the fallback poll."""
