@@ -33,7 +33,7 @@ RUN_COLUMNS = (
 )  # fmt: skip
 INSERTED = (
     "id", "action", "mode", "status", "input", "session", "headers", "role", "user_id", "output", "errors",
-    "attempts", "lease_seconds", "created_at", "updated_at", "run_at",
+    "attempts", "lease_seconds", "created_at", "updated_at", "run_at", "lease_until", "claimed_by",
 )  # fmt: skip
 
 
@@ -115,6 +115,7 @@ _TYPES = {
     "created_at": "float8",
     "updated_at": "float8",
     "run_at": "float8",
+    "lease_until": "float8",
 }
 _COLUMNS = ", ".join(INSERTED)
 _ARRAYS = ", ".join(f"${i}::{_TYPES.get(name, 'text')}[]" for i, name in enumerate(INSERTED, 1))

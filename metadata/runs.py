@@ -116,10 +116,14 @@ class Runs:
         status: str = "created",
         output: Any = None,
         errors: Any = None,
-    ) -> str:
-        """Write a run; committed before this returns, so an id handed out is never lost."""
+        held_by: str | None = None,
+    ) -> Run:
+        """Write a run; committed before this returns, so an id handed out is never lost. With
+        `held_by`, the run is written already claimed by that lease holder (its first attempt)."""
         now = time.time()
         run_id = str(uuid.uuid4())
+        if held_by is not None:
+            status = "processing"
         row = {
             "id": run_id,
             "action": action,
@@ -137,9 +141,26 @@ class Runs:
             "created_at": now,
             "updated_at": now,
             "run_at": now,
+            "lease_until": None if held_by is None else now + lease_seconds,
+            "claimed_by": held_by,
         }
         await self._queued.submit(row)
-        return run_id
+        return Run(
+            id=run_id,
+            action=action,
+            mode=mode,
+            status=status,
+            input=input,
+            session=session,
+            headers=headers,
+            role=role,
+            user_id=session.get("x-hasura-user-id"),
+            output=output,
+            errors=errors,
+            attempts=0 if status == "created" else 1,
+            created_at=now,
+            updated_at=now,
+        )
 
     async def claim(self, token: str, limit: int) -> list[Run]:
         """Take up to `limit` due runs (new, or a retry that came due), oldest first, and lease
