@@ -514,6 +514,10 @@ request = function()
   local input = '{"n":' .. (first + next_n - 1) .. '}'
   return wrk.format(nil, nil, nil, '{"type":"run_action","args":{"name":"%s","input":' .. input .. '}}')
 end
+delay = function()
+  if next_n >= count then return 1000 end  -- done: idle (one refused request a second) until stopped
+  return 0
+end
 """
 
 
