@@ -273,10 +273,16 @@ class Store:
 
 def unreachable(exc: BaseException) -> Unavailable | None:
     """A store that cannot be reached is the service being unavailable, not a bug."""
-    if isinstance(exc, (OSError, sa.exc.DBAPIError)) and not isinstance(exc, _BUGS):
+    if isinstance(exc, (OSError, sa.exc.DBAPIError, *_ASYNCPG_DOWN)) and not isinstance(exc, _BUGS):
         return Unavailable("the metadata store cannot be reached", internal=str(exc))
     return None
 
 
+# The same failures from asyncpg itself (the run queue talks to it directly on PostgreSQL).
+_ASYNCPG_DOWN = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InterfaceError,
+)
 # Errors in what we sent, as opposed to failures to reach the database.
 _BUGS = (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.DataError, sa.exc.NotSupportedError)
