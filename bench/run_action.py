@@ -1,23 +1,18 @@
-"""run_action performance: sync throughput and added latency, async throughput and queue latency.
+"""run_action performance: sync throughput and added latency (async runs: bench/async_queue.py).
 
 Starts every process it measures (all on 127.0.0.1, all stopped at the end): an aiohttp echo
-webhook answering {"n": input.n}, `switchboard serve` per backend, and a BASELINE: a hand-written
-Starlette app under the same uvicorn that forwards the same payload to the same webhook through
-one shared aiohttp.ClientSession. Prints:
+webhook answering {"n": input.n}, `switchboard serve`, and a BASELINE: a hand-written Starlette
+app under the same uvicorn that forwards the same payload to the same webhook through one shared
+aiohttp.ClientSession. Prints:
 - sync run_action throughput with wrk, switchboard vs the baseline in the same run (ratio; target
   >= 1.0), with wrk's p50/p99 latency for both,
 - median added latency of a sync run_action over calling the webhook directly (sequential, one
-  keep-alive client),
-- per backend: async throughput (a burst of runs queued by concurrent clients; completed jobs/s
-  from the first queue call to the last completion's updated_at) and queue-to-handler latency
-  (runs queued at a steady rate; webhook arrival minus the moment before run_action was sent;
-  median and p95, target median <= 20 ms).
-The sync parts run on the first backend only (SQLite with `both`): the run path reads metadata
-from memory, so the store does not matter there.
+  keep-alive client).
+The run path reads metadata from memory, so the store (`--backend`) does not matter much here.
+The echo webhook and the process helpers are shared with bench/async_queue.py.
 
-    python bench/run_action.py [--backend sqlite|postgres|both] [--duration 10] [--connections 32]
-                               [--rounds 2] [--async-runs 2000] [--skip-sync] [--speed]
-SWITCHBOARD_ASYNC_WORKERS, when set, is passed on to the server (to compare pool sizes).
+    python bench/run_action.py [--backend sqlite|postgres] [--duration 10] [--connections 32] [--rounds 2]
+                               [--speed]
 --speed (with the [speed] extra installed) also runs a second switchboard on the same store that
 cannot import uvloop or httptools, and adds it to the sync rounds: the extra's effect, same run.
 """
@@ -40,7 +35,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +51,6 @@ SESSION = {"x-hasura-role": "admin"}
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 # uvicorn closes a connection idle for 5 s: drop ours sooner, so a request never races that close.
 KEEPALIVE_SECONDS = 2.0
-BURST_BASE, LATENCY_BASE, WARM_BASE = 1_000_000, 2_000_000, 3_000_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,8 +203,6 @@ def switchboard(database_url: str, plain: bool = False) -> Process:
         "SWITCHBOARD_HOST": HOST,
         "SWITCHBOARD_LOG_LEVEL": "warning",
     }
-    if "SWITCHBOARD_ASYNC_WORKERS" in os.environ:  # let the caller try other pool sizes
-        env["SWITCHBOARD_ASYNC_WORKERS"] = os.environ["SWITCHBOARD_ASYNC_WORKERS"]
     argv = [sys.executable, "-c", PLAIN_SERVE] if plain else [SWITCHBOARD, "serve"]
     return Process("switchboard-plain" if plain else "switchboard", argv, env, port)
 
@@ -238,9 +229,8 @@ async def call(session: aiohttp.ClientSession, url: str, type_: str, args: Any) 
 
 async def define(session: aiohttp.ClientSession, url: str, webhook: str) -> None:
     await call(session, url, "set_custom_types", TYPES)
-    for name, kind in (("echo", "synchronous"), ("echo_async", "asynchronous")):
-        definition = {"handler": webhook, "output_type": "Out", "arguments": [{"name": "n", "type": "Int!"}]}
-        await call(session, url, "create_action", {"name": name, "definition": definition | {"kind": kind}})
+    definition = {"handler": webhook, "output_type": "Out", "arguments": [{"name": "n", "type": "Int!"}]}
+    await call(session, url, "create_action", {"name": "echo", "definition": definition})
     answer = await call(session, url, "run_action", BODY["args"])
     if answer != {"output": {"n": 1}}:
         raise RuntimeError(f"unexpected run_action answer {answer}")
@@ -249,10 +239,6 @@ async def define(session: aiohttp.ClientSession, url: str, webhook: str) -> None
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,115 +367,6 @@ async def added_latency(server_url: str, webhook_url: str, baseline_url: str, sa
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. async
-
-
-async def webhook_get(session: aiohttp.ClientSession, webhook: Process, path: str, low: int, high: int) -> Any:
-    async with session.get(f"{webhook.base}/{path}", params={"min": low, "max": high}) as r:
-        return await r.json()
-
-
-async def wait_finished(
-    session: aiohttp.ClientSession, url: str, webhook: Process, ids: list[str], low: int, deadline: float
-) -> list[dict[str, Any]]:
-    """Watch the webhook (no load on the server) until it has seen every run or stops seeing new
-    ones, then read every result until each is completed or failed."""
-    seen, last_change = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        count = await webhook_get(session, webhook, "count", low, low + len(ids))
-        if count >= len(ids):
-            break
-        if count != seen:
-            seen, last_change = count, time.monotonic()
-        elif time.monotonic() - last_change > 10:
-            break  # some runs never reach the webhook (errors): their results will tell
-        await asyncio.sleep(0.05)
-    results: dict[str, dict[str, Any]] = {}
-    pending = list(ids)
-    semaphore = asyncio.Semaphore(8)
-
-    async def read(run_id: str) -> None:
-        async with semaphore:
-            result = await call(session, url, "get_action_result", {"id": run_id})
-        if result["status"] in ("completed", "error"):
-            results[run_id] = result
-
-    while pending:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{len(pending)} of {len(ids)} runs not finished in time")
-        await asyncio.gather(*(read(run_id) for run_id in pending))
-        pending = [run_id for run_id in pending if run_id not in results]
-        if pending:
-            await asyncio.sleep(0.1)
-    return [results[run_id] for run_id in ids]
-
-
-async def async_throughput(
-    session: aiohttp.ClientSession, url: str, webhook: Process, runs: int, clients: int
-) -> dict[str, Any]:
-    numbers = iter(range(BURST_BASE, BURST_BASE + runs))
-    ids: list[str] = []
-    queue_times: list[float] = []
-
-    async def queuer() -> None:
-        for n in numbers:
-            started = time.perf_counter()
-            answer = await call(session, url, "run_action", {"name": "echo_async", "input": {"n": n}})
-            queue_times.append(time.perf_counter() - started)
-            ids.append(answer["action_id"])
-
-    first = time.time()
-    await asyncio.gather(*(queuer() for _ in range(clients)))
-    queued = time.time()
-    results = await wait_finished(session, url, webhook, ids, BURST_BASE, time.monotonic() + 120 + runs / 10)
-    completed = [r for r in results if r["status"] == "completed"]
-    last = max(epoch(r["updated_at"]) for r in results)
-    return {
-        "runs": runs,
-        "completed": len(completed),
-        "errors": len(results) - len(completed),
-        "retried": sum(1 for r in results if r["attempts"] > 1),
-        "jobs_per_s": len(completed) / (last - first),
-        "queue_per_s": runs / (queued - first),
-        "queue_call_ms": statistics.median(queue_times) * 1000,
-        "elapsed": last - first,
-        "sample_error": next((r["errors"] for r in results if r["status"] != "completed"), None),
-    }
-
-
-async def queue_latency(
-    session: aiohttp.ClientSession, url: str, webhook: Process, runs: int, rate: float
-) -> dict[str, Any]:
-    sent: dict[int, float] = {}
-    ids: list[str] = []
-
-    async def one(n: int) -> None:
-        sent[n] = time.time()
-        answer = await call(session, url, "run_action", {"name": "echo_async", "input": {"n": n}})
-        ids.append(answer["action_id"])
-
-    tasks = []
-    start = time.perf_counter()
-    for i in range(runs):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(LATENCY_BASE + i)))
-    await asyncio.gather(*tasks)
-    results = await wait_finished(session, url, webhook, ids, LATENCY_BASE, time.monotonic() + 60 + runs / 10)
-    arrivals = await webhook_get(session, webhook, "arrivals", LATENCY_BASE, LATENCY_BASE + runs)
-    latencies = [(arrivals[str(n)] - t) * 1000 for n, t in sent.items() if str(n) in arrivals]
-    return {
-        "runs": runs,
-        "arrived": len(latencies),
-        "errors": sum(1 for r in results if r["status"] != "completed"),
-        "median": statistics.median(latencies),
-        "p95": percentile(latencies, 95),
-        "max": max(latencies),
-    }
-
-
-# ---------------------------------------------------------------------------------------------
 
 
 @contextlib.asynccontextmanager
@@ -515,47 +392,26 @@ async def database(backend: str) -> AsyncIterator[str]:
 
 
 async def bench_backend(
-    options: argparse.Namespace, backend: str, webhook: Process, baseline: Process | None, report: dict[str, Any]
+    options: argparse.Namespace, backend: str, webhook: Process, baseline: Process, report: dict[str, Any]
 ) -> None:
     async with database(backend) as database_url, client() as session:
         with running(switchboard(database_url)) as server:
             await server.wait(session)
             url = f"{server.base}/v1/query"
             await define(session, url, f"{webhook.base}/echo")
-            if baseline is not None:
-                print(f"[{backend}] sync run_action throughput (wrk)...", flush=True)
-                with contextlib.ExitStack() as stack:
-                    plain_url = None
-                    if options.speed:
-                        plain = stack.enter_context(running(switchboard(database_url, plain=True)))
-                        await plain.wait(session)
-                        plain_url = f"{plain.base}/v1/query"
-                    report["sync"] = await sync_throughput(options, url, f"{baseline.base}/v1/query", plain_url)
-                report["sync_backend"] = backend
-                print(f"[{backend}] sync added latency ({options.samples} sequential requests)...", flush=True)
-                report["latency"] = await added_latency(
-                    url, f"{webhook.base}/echo", f"{baseline.base}/v1/query", options.samples
-                )
-            print(f"[{backend}] async warm-up...", flush=True)
-            warm = [
-                (await call(session, url, "run_action", {"name": "echo_async", "input": {"n": WARM_BASE + i}}))[
-                    "action_id"
-                ]
-                for i in range(20)
-            ]
-            await wait_finished(session, url, webhook, warm, WARM_BASE, time.monotonic() + 60)
-            print(
-                f"[{backend}] async burst of {options.async_runs} runs, {options.async_clients} clients...", flush=True
+            print(f"[{backend}] sync run_action throughput (wrk)...", flush=True)
+            with contextlib.ExitStack() as stack:
+                plain_url = None
+                if options.speed:
+                    plain = stack.enter_context(running(switchboard(database_url, plain=True)))
+                    await plain.wait(session)
+                    plain_url = f"{plain.base}/v1/query"
+                report["sync"] = await sync_throughput(options, url, f"{baseline.base}/v1/query", plain_url)
+            report["sync_backend"] = backend
+            print(f"[{backend}] sync added latency ({options.samples} sequential requests)...", flush=True)
+            report["latency"] = await added_latency(
+                url, f"{webhook.base}/echo", f"{baseline.base}/v1/query", options.samples
             )
-            burst = await async_throughput(session, url, webhook, options.async_runs, options.async_clients)
-            print(f"  {burst}", flush=True)
-            print(
-                f"[{backend}] async queue latency: {options.latency_runs} runs at {options.latency_rate:g}/s...",
-                flush=True,
-            )
-            latency = await queue_latency(session, url, webhook, options.latency_runs, options.latency_rate)
-            print(f"  {latency}", flush=True)
-            report.setdefault("async", {})[backend] = {"burst": burst, "latency": latency}
         async with session.post(f"{webhook.base}/reset") as r:
             await r.read()
 
@@ -595,53 +451,29 @@ def print_table(options: argparse.Namespace, report: dict[str, Any]) -> None:
             f"(run_action {lat['switchboard']:.2f} ms - direct webhook {lat['direct']:.2f} ms); "
             f"baseline adds {lat['baseline_added']:.2f} ms"
         )
-    for backend, result in report.get("async", {}).items():
-        b, q = result["burst"], result["latency"]
-        print(
-            f"async {backend:8} throughput: {b['jobs_per_s']:.0f} jobs/s ({b['completed']}/{b['runs']} completed, "
-            f"{b['errors']} errors, {b['elapsed']:.2f} s; queued at {b['queue_per_s']:.0f}/s, "
-            f"run_action median {b['queue_call_ms']:.1f} ms)"
-        )
-        ok = "OK" if q["median"] <= 20 else "MISSED"
-        print(
-            f"async {backend:8} queue->handler latency: median {q['median']:.1f} ms, p95 {q['p95']:.1f} ms, "
-            f"max {q['max']:.1f} ms ({q['arrived']}/{q['runs']} at {options.latency_rate:g}/s) "
-            f"(target median <= 20 ms) {ok}"
-        )
     print("=" * 100)
 
 
 async def main(options: argparse.Namespace) -> None:
-    backends = ["sqlite", "postgres"] if options.backend == "both" else [options.backend]
-    if not options.skip_sync:
-        ensure_wrk()
+    ensure_wrk()
     report: dict[str, Any] = {}
     async with client() as session:
         with running(Process("webhook", self_argv("--webhook-server", "{port}"))) as webhook:
             await webhook.wait(session)
             baseline_argv = self_argv("--baseline-server", "{port}", f"{webhook.base}/echo")
-            for i, backend in enumerate(backends):
-                if i == 0 and not options.skip_sync:
-                    with running(Process("baseline", baseline_argv)) as baseline:
-                        await baseline.wait(session)
-                        await bench_backend(options, backend, webhook, baseline, report)
-                else:
-                    await bench_backend(options, backend, webhook, None, report)
+            with running(Process("baseline", baseline_argv)) as baseline:
+                await baseline.wait(session)
+                await bench_backend(options, options.backend, webhook, baseline, report)
     print_table(options, report)
 
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--duration", type=float, default=10, help="wrk seconds per target")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--rounds", type=int, default=2, help="wrk rounds per target (best counts)")
     parser.add_argument("--samples", type=int, default=500, help="sequential requests for added latency")
-    parser.add_argument("--async-runs", type=int, default=2000, help="async runs in the throughput burst")
-    parser.add_argument("--async-clients", type=int, default=16, help="concurrent clients queueing the burst")
-    parser.add_argument("--latency-runs", type=int, default=200, help="async runs for queue latency")
-    parser.add_argument("--latency-rate", type=float, default=50, help="runs/s for queue latency")
-    parser.add_argument("--skip-sync", action="store_true", help="only the async part")
     parser.add_argument("--speed", action="store_true", help="also measure switchboard without uvloop/httptools")
     return parser.parse_args()
 

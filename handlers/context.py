@@ -16,7 +16,7 @@ from handlers.telemetry import Metrics
 from metadata.actions import Action
 from metadata.api_keys import ApiKeys
 from metadata.objects import Draft
-from metadata.runs import Runs
+from metadata.runs import Run, Runs
 from metadata.store import Store
 
 ADMIN_ROLE = "admin"
@@ -36,6 +36,25 @@ class Session:
         return self.role == ADMIN_ROLE
 
 
+class LocalWorkers:
+    """A server's async workers as run_action sees them; this one (no workers) takes nothing."""
+
+    token: str | None = None  # the lease holder runs handed over here are written with
+
+    def reserve(self) -> bool:
+        """Take a free slot for a run about to be queued, when nothing else is waiting."""
+        return False
+
+    def unreserve(self) -> None:
+        """Give back a slot reserved for a run that was not queued after all."""
+
+    def hand_over(self, run: Run) -> None:
+        """Run a run queued into a reserved slot (written as held by `token`)."""
+
+    def wake(self) -> None:
+        """A run was queued for any worker to claim."""
+
+
 @dataclass
 class Runtime:
     """What lives as long as the server: built by the app's lifespan."""
@@ -46,8 +65,8 @@ class Runtime:
     http: aiohttp.ClientSession | None = None
     audit_sync_runs: bool = False
     lease_margin: float = 10.0
-    # Wakes the async workers of this process (set by the worker pool).
-    wake: Callable[[], None] = lambda: None
+    # This server's async workers (the worker pool puts itself here when it starts).
+    workers: LocalWorkers = field(default_factory=lambda: LocalWorkers())
     engines: Engines = field(default_factory=Engines)
     public_role: str = "public"
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))

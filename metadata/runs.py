@@ -1,14 +1,22 @@
 """Action runs in the store's database: queueing, claiming with a lease, finishing, reading.
 
-A claim is one UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING statement on
+A claim is one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING statement on
 PostgreSQL (a plain subquery on SQLite, whose writers are serialised), so two workers, in one
-process or in several, never hold the same run.
+process or in several, never hold the same run. It reads only waiting runs (a partial index);
+runs whose lease expired are put back to waiting by `expire_leases`.
+
+Queued runs and finishes are written by group commit (metadata/group_commit.py): the calls made
+while a write is under way share the next transaction, and each returns once its row committed.
+A run is answered with its id only after its row committed; a finish that never committed (the
+process died first) leaves its run `processing` under its lease, so it is run again once the
+lease expires, as any run of a dead worker.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +25,8 @@ import msgspec
 import sqlalchemy as sa
 
 from metadata import tables
+from metadata.group_commit import GroupCommit
+from metadata.run_queue import PgQueue, Queue, Settled, SqlQueue
 from metadata.store import RUNS_CHANNEL, Store
 
 FINISHED = ("completed", "error")
@@ -61,22 +71,23 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _run(row: Any) -> Run:
+def _run(row: Mapping[Any, Any]) -> Run:
+    output, errors = row["output"], row["errors"]
     return Run(
-        id=row.id,
-        action=row.action,
-        mode=row.mode,
-        status=row.status,
-        input=_decode(row.input),
-        session=_decode(row.session),
-        headers=_decode(row.headers),
-        role=row.role,
-        user_id=row.user_id,
-        output=None if row.output is None else _decode(row.output),
-        errors=None if row.errors is None else _decode(row.errors),
-        attempts=row.attempts,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=row["id"],
+        action=row["action"],
+        mode=row["mode"],
+        status=row["status"],
+        input=_decode(row["input"]),
+        session=_decode(row["session"]),
+        headers=_decode(row["headers"]),
+        role=row["role"],
+        user_id=row["user_id"],
+        output=None if output is None else _decode(output),
+        errors=None if errors is None else _decode(errors),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -84,6 +95,13 @@ class Runs:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.engine = store.engine
+        self.queue: Queue = SqlQueue(store.engine) if store.is_sqlite else PgQueue(store.asyncpg_dsn)
+        self._queued: GroupCommit[dict[str, Any]] = GroupCommit(self.queue.insert)
+        self._settled: GroupCommit[Settled] = GroupCommit(self.queue.settle)
+
+    async def close(self) -> None:
+        await self.flush()
+        await self.queue.close()
 
     async def add(
         self,
@@ -98,10 +116,14 @@ class Runs:
         status: str = "created",
         output: Any = None,
         errors: Any = None,
-    ) -> str:
-        """Write a run; committed before this returns, so an id handed out is never lost."""
+        held_by: str | None = None,
+    ) -> Run:
+        """Write a run; committed before this returns, so an id handed out is never lost. With
+        `held_by`, the run is written already claimed by that lease holder (its first attempt)."""
         now = time.time()
         run_id = str(uuid.uuid4())
+        if held_by is not None:
+            status = "processing"
         row = {
             "id": run_id,
             "action": action,
@@ -119,52 +141,41 @@ class Runs:
             "created_at": now,
             "updated_at": now,
             "run_at": now,
+            "lease_until": None if held_by is None else now + lease_seconds,
+            "claimed_by": held_by,
         }
-        async with self.engine.begin() as conn:
-            await conn.execute(tables.runs.insert().values(**row))
-            if not self.store.is_sqlite:
-                await conn.execute(sa.text(f"NOTIFY {RUNS_CHANNEL}"))
-        return run_id
+        await self._queued.submit(row)
+        return Run(
+            id=run_id,
+            action=action,
+            mode=mode,
+            status=status,
+            input=input,
+            session=session,
+            headers=headers,
+            role=role,
+            user_id=session.get("x-hasura-user-id"),
+            output=output,
+            errors=errors,
+            attempts=0 if status == "created" else 1,
+            created_at=now,
+            updated_at=now,
+        )
 
     async def claim(self, token: str, limit: int) -> list[Run]:
-        """Take up to `limit` due runs (new, retry due, or whose lease expired), oldest first, and
-        lease them to `token`: one transaction however many there are."""
-        now = time.time()
-        due = (
-            sa.select(R.id)
-            .where(
-                sa.or_(
-                    sa.and_(R.status == "created", R.run_at <= now),
-                    sa.and_(R.status == "processing", R.lease_until < now),
-                )
-            )
-            .order_by(R.run_at)
-            .limit(limit)
-        )
-        if not self.store.is_sqlite:
-            due = due.with_for_update(skip_locked=True)
-        claim = (
-            sa.update(tables.runs)
-            .where(R.id.in_(due.scalar_subquery()))
-            .values(
-                status="processing",
-                attempts=R.attempts + 1,
-                lease_until=now + R.lease_seconds,
-                claimed_by=token,
-                updated_at=now,
-            )
-            .returning(*tables.runs.c)
-        )
-        async with self.engine.begin() as conn:
-            rows = (await conn.execute(claim)).all()
+        """Take up to `limit` due runs (new, or a retry that came due), oldest first, and lease
+        them to `token`: one statement however many there are."""
+        rows = await self.queue.claim(token, limit, time.time())
         return sorted((_run(row) for row in rows), key=lambda run: run.created_at)
+
+    async def expire_leases(self) -> int:
+        """Put the runs whose lease expired (their worker died) back to waiting, due now; the
+        attempt they made still counts. Returns how many."""
+        return await self.queue.expire(time.time())
 
     async def next_due(self) -> float | None:
         """When the earliest waiting run becomes due (retries wait), if any."""
-        async with self.engine.connect() as conn:
-            found = await conn.execute(sa.select(sa.func.min(R.run_at)).where(R.status == "created"))
-            value = found.scalar()
-        return None if value is None else float(value)
+        return await self.queue.next_due()
 
     async def waiting(self) -> tuple[int, float | None]:
         """How many runs are due and wait for a worker, and since when the oldest is due: one
@@ -175,17 +186,27 @@ class Runs:
         return int(count), None if oldest is None else float(oldest)
 
     async def finish(self, run_id: str, token: str, *, output: Any = None, errors: Any = None) -> None:
-        values: dict[str, Any] = {"status": "completed" if errors is None else "error", "updated_at": time.time()}
-        values |= {"output": None if output is None else _encode(output).decode(), "lease_until": None}
-        values |= {"errors": None if errors is None else _encode(errors).decode(), "claimed_by": None}
-        await self._update_held(run_id, token, values)
+        """Record the outcome of a run `token` holds; returns once committed (group commit). Only
+        the holder of the lease may settle a run: a worker that outlived its lease does not."""
+        await self._settled.submit(
+            (
+                run_id,
+                token,
+                "completed" if errors is None else "error",
+                None if output is None else _encode(output).decode(),
+                None if errors is None else _encode(errors).decode(),
+                time.time(),
+            )
+        )
+
+    async def flush(self) -> None:
+        """Wait for the queued runs and finishes handed over so far to be written."""
+        await self._queued.flush()
+        await self._settled.flush()
 
     async def retry(self, run_id: str, token: str, at: float, errors: Any) -> None:
         values = {"status": "created", "run_at": at, "lease_until": None, "claimed_by": None}
-        await self._update_held(run_id, token, values | {"errors": _encode(errors).decode(), "updated_at": time.time()})
-
-    async def _update_held(self, run_id: str, token: str, values: dict[str, Any]) -> None:
-        # Only the holder of the lease may settle a run: a worker that outlived its lease does not.
+        values |= {"errors": _encode(errors).decode(), "updated_at": time.time()}
         async with self.engine.begin() as conn:
             await conn.execute(sa.update(tables.runs).where(R.id == run_id, R.claimed_by == token).values(**values))
 
@@ -205,7 +226,7 @@ class Runs:
     async def get(self, run_id: str) -> Run | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(tables.runs).where(R.id == run_id))).first()
-        return None if row is None else _run(row)
+        return None if row is None else _run(row._mapping)
 
     async def log(self, action: str | None, status: str | None, limit: int, offset: int) -> list[Run]:
         query = sa.select(tables.runs).order_by(R.created_at.desc(), R.id).limit(limit).offset(offset)
@@ -214,7 +235,7 @@ class Runs:
         if status is not None:
             query = query.where(R.status == status)
         async with self.engine.connect() as conn:
-            return [_run(row) for row in (await conn.execute(query)).all()]
+            return [_run(row._mapping) for row in (await conn.execute(query)).all()]
 
     async def delete_finished_before(self, cutoff: float) -> int:
         async with self.engine.begin() as conn:

@@ -27,6 +27,7 @@ INITIAL_VERSION = 1
 METADATA_CHANNEL = "switchboard_metadata"
 RUNS_CHANNEL = "switchboard_runs"
 POLL_SECONDS = 0.5
+POOL_SIZE, POOL_OVERFLOW = 20, 10
 
 
 class StaleVersion(Exception):
@@ -57,7 +58,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     def __init__(self, url: str) -> None:
         self.url = engine_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url)
+        # Enough pooled connections for the requests and the run queue's few writers at once, so
+        # that connections are reused rather than opened per operation (SQLAlchemy's default
+        # is 5, and each of the 10 overflow connections is closed as soon as it is returned).
+        pool = {} if self.url.startswith("sqlite") else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        self.engine: AsyncEngine = create_async_engine(self.url, **pool)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -74,6 +79,11 @@ class Store:
                 # Several servers may start at once on an empty database.
                 await conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
             await conn.run_sync(tables.schema.create_all)
+            # create_all makes missing tables only: indexes added since a table was made come here.
+            for index in tables.runs.indexes:
+                await conn.run_sync(index.create, checkfirst=True)
+            for name in tables.OLD_INDEXES:
+                await conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
             inserted = await conn.execute(
                 self._insert(tables.state).values(id=1, resource_version=INITIAL_VERSION).on_conflict_do_nothing()
             )
@@ -92,6 +102,11 @@ class Store:
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.engine.dispose()
 
+    @property
+    def asyncpg_dsn(self) -> str:
+        """The PostgreSQL URL as asyncpg takes it, for what talks to asyncpg directly."""
+        return sa.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
@@ -109,10 +124,9 @@ class Store:
                 await self.sync()
 
     async def _listen(self, on_runs: Callable[[], None]) -> None:
-        dsn = sa.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
         while True:
             try:
-                conn = await asyncpg.connect(dsn)
+                conn = await asyncpg.connect(self.asyncpg_dsn)
             except (OSError, asyncpg.PostgresError):
                 await asyncio.sleep(POLL_SECONDS)
                 continue
@@ -291,10 +305,16 @@ class Store:
 
 def unreachable(exc: BaseException) -> Unavailable | None:
     """A store that cannot be reached is the service being unavailable, not a bug."""
-    if isinstance(exc, (OSError, sa.exc.DBAPIError)) and not isinstance(exc, _BUGS):
+    if isinstance(exc, (OSError, sa.exc.DBAPIError, *_ASYNCPG_DOWN)) and not isinstance(exc, _BUGS):
         return Unavailable("the metadata store cannot be reached", internal=str(exc))
     return None
 
 
+# The same failures from asyncpg itself (the run queue talks to it directly on PostgreSQL).
+_ASYNCPG_DOWN = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InterfaceError,
+)
 # Errors in what we sent, as opposed to failures to reach the database.
 _BUGS = (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.DataError, sa.exc.NotSupportedError)

@@ -47,6 +47,8 @@ versions = sa.Table(
 # Action runs: every async call (durable: the row is written before the caller gets its id), and
 # sync calls when auditing is on. Times are epoch seconds; `lease_until`/`claimed_by` mark a run a
 # worker holds, so a dead worker's runs are taken over once the lease expires.
+WAITING = sa.text("status = 'created'")
+LEASED = sa.text("status = 'processing'")
 runs = sa.Table(
     "switchboard_action_runs",
     schema,
@@ -68,9 +70,15 @@ runs = sa.Table(
     sa.Column("run_at", sa.Float, nullable=False),
     sa.Column("lease_until", sa.Float, nullable=True),
     sa.Column("claimed_by", sa.String(36), nullable=True),
-    sa.Index("switchboard_action_runs_due", "status", "run_at"),
+    # Partial indexes hold only the runs a claim looks for (finished runs, the bulk of the table,
+    # are in neither), so claiming reads the rows it takes and no others. Their predicates are
+    # literals, which the claim repeats literally: a bound parameter would not match them.
+    sa.Index("switchboard_action_runs_waiting", "run_at", postgresql_where=WAITING, sqlite_where=WAITING),
+    sa.Index("switchboard_action_runs_leased", "lease_until", postgresql_where=LEASED, sqlite_where=LEASED),
     sa.Index("switchboard_action_runs_action", "action", "created_at"),
 )
+# An index of earlier versions, dropped when the store opens: the partial ones replace it.
+OLD_INDEXES = ("switchboard_action_runs_due",)
 
 # API keys for scripts: only a hash of each key is kept (the key itself is shown once, when it
 # is created). Keys are not metadata: they have no versions and are never exported.

@@ -72,6 +72,7 @@ def create_app(config: Config | None = None) -> Starlette:
                 if auth.jwt is not None:
                     await auth.jwt.stop()
                 await workers.stop()
+                await runtime.runs.close()
                 await runtime.engines.close()
                 await store.close()
 

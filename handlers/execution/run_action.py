@@ -111,17 +111,7 @@ async def start(
         preview = await runner.preview(runtime, Call(action, given, session.variables, forwarded), view)
         return {"dry_run": True, "kind": action.definition.handler_kind, **preview}
     if action.definition.is_async:
-        run_id = await runtime.runs.add(
-            action=action.name,
-            mode="async",
-            input=given,
-            session=session.variables,
-            headers=with_request_id(forwarded),
-            role=session.role,
-            lease_seconds=action.definition.timeout + runtime.lease_margin,
-        )
-        runtime.wake()
-        return {"action_id": run_id}
+        return {"action_id": await _queue(runtime, session, action, given, forwarded)}
     call = Call(action, given, session.variables, forwarded)
     try:
         output = await run_call(runtime, call, view, "sync", since)
@@ -151,6 +141,36 @@ async def run_call(runtime: Runtime, call: Call, view: View, kind: str, since: f
         raise
     runtime.metrics.ran(action.name, kind, action.definition.handler_kind, since, begun, None)
     return output
+
+
+async def _queue(
+    runtime: Runtime, session: Session, action: Action, given: dict[str, Any], forwarded: dict[str, str]
+) -> str:
+    """Write the run (committed before its id is returned). When a worker of this server is free
+    and no other run waits, the run is written already leased to it and starts at once: no claim,
+    no notification. Otherwise it waits for any server's workers, woken by the write."""
+    workers = runtime.workers
+    held = workers.reserve()
+    try:
+        run = await runtime.runs.add(
+            action=action.name,
+            mode="async",
+            input=given,
+            session=session.variables,
+            headers=with_request_id(forwarded),
+            role=session.role,
+            lease_seconds=action.definition.timeout + runtime.lease_margin,
+            held_by=workers.token if held else None,
+        )
+    except BaseException:
+        if held:
+            workers.unreserve()
+        raise
+    if held:
+        workers.hand_over(run)
+    else:
+        workers.wake()
+    return run.id
 
 
 async def _audit(runtime: Runtime, call: Call, session: Session, output: Any = None, errors: Any = None) -> None:

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 
-from handlers.context import Call, Runtime
+from handlers.context import Call, LocalWorkers, Runtime
 from handlers.execution.run_action import error_body, run_call
 from handlers.telemetry import REQUEST_ID_HEADER, begin
 from metadata.actions import Action
@@ -26,28 +26,48 @@ log = logging.getLogger("switchboard.worker")
 IDLE_POLL_SECONDS = 1.0
 
 
-class WorkerPool:
+class WorkerPool(LocalWorkers):
     """One claimer hands runs to at most `concurrency` concurrent executions.
 
     A single claimer (rather than every idle worker racing for each new run) means one claim
-    transaction per run, however many slots are free.
+    statement for however many slots are free.
     """
 
     def __init__(self, runtime: Runtime, concurrency: int) -> None:
         self.runtime = runtime
         self.concurrency = concurrency
-        self.token = str(uuid.uuid4())  # this process's lease holder id
+        self.holder = str(uuid.uuid4())  # this process's lease holder id
+        self.token = self.holder
         self._wakeup = asyncio.Event()
-        self._slots = asyncio.Semaphore(concurrency)
+        self._sleeping = False  # the claimer waits for a wake-up: nothing was waiting
+        self._free = concurrency  # slots not running a run
+        self._freed = asyncio.Event()
+        # While runs are waiting, claim only once this many slots are free: fewer, larger claims.
+        self._batch = max(1, concurrency // 4)
         self._claimer: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wakeup.set()
 
+    def reserve(self) -> bool:
+        # Only while the claimer sleeps (its last claim found nothing waiting): a run queued
+        # here may then start at once without overtaking older runs.
+        if not self._sleeping or self._free == 0:
+            return False
+        self._free -= 1
+        return True
+
+    def unreserve(self) -> None:
+        self._free += 1
+        self._freed.set()
+
+    def hand_over(self, run: Run) -> None:
+        self._spawn(run)
+
     def start(self) -> None:
         if self.concurrency:
-            self.runtime.wake = self.wake
+            self.runtime.workers = self
             self._claimer = asyncio.create_task(self._claim_forever())
 
     async def stop(self) -> None:
@@ -56,37 +76,50 @@ class WorkerPool:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await self.runtime.runs.release(self.token)
+            # Finishes handed over before the cancel are written first: only the runs still
+            # unsettled are handed back, so no finished run is run again.
+            await self.runtime.runs.flush()
+            await self.runtime.runs.release(self.holder)
 
     async def _claim_forever(self) -> None:
+        expired_checked = 0.0
+        backlog = False  # the last claim took all it asked for: more runs are likely waiting
         while True:
-            await self._slots.acquire()
-            free = 1
-            while not self._slots.locked():  # take every free slot: one claim fills them all
-                await self._slots.acquire()
-                free += 1
+            if time.monotonic() - expired_checked >= IDLE_POLL_SECONDS:
+                # Runs of dead workers (in any server) become due again once their lease ran out.
+                expired_checked = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await self.runtime.runs.expire_leases()
+            while self._free < (self._batch if backlog else 1):
+                self._freed.clear()
+                await self._freed.wait()
+            free = self._free  # one claim fills every free slot
             # Cleared before claiming: a run queued while the claim runs still wakes us after.
             self._wakeup.clear()
             try:
-                runs = await self.runtime.runs.claim(self.token, free)
+                runs = await self.runtime.runs.claim(self.holder, free)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store is unreachable for now: try again shortly
                 log.warning("claiming runs failed", exc_info=True)
                 self.runtime.metrics.store_errors.inc()
                 runs = []
-            for _ in range(free - len(runs)):
-                self._slots.release()
+            self._free -= len(runs)
             for run in runs:
-                task = asyncio.create_task(self._execute(run))
-                self._running.add(task)
-                task.add_done_callback(self._done)
+                self._spawn(run)
+            backlog = len(runs) == free
             if not runs:
                 await self._idle()
 
+    def _spawn(self, run: Run) -> None:
+        task = asyncio.create_task(self._execute(run))
+        self._running.add(task)
+        task.add_done_callback(self._done)
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        self._slots.release()
+        self._free += 1
+        self._freed.set()
 
     async def _idle(self) -> None:
         """Sleep until woken by a new run, until a retry comes due, or for the fallback poll."""
@@ -95,8 +128,12 @@ class WorkerPool:
             due = await self.runtime.runs.next_due()
             if due is not None:
                 timeout = max(0.0, min(timeout, due - time.time()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        self._sleeping = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+        finally:
+            self._sleeping = False
 
     async def _execute(self, run: Run) -> None:
         begin(run.headers.get(REQUEST_ID_HEADER) or run.id)  # the queueing request's id, in this task's logs
@@ -117,14 +154,14 @@ class WorkerPool:
             log.exception("running %s failed", run.id)
             await self._failed(run, action, SwitchboardError(f"unexpected error: {type(exc).__name__}"))
             return
-        await runtime.runs.finish(run.id, self.token, output=output)
+        await runtime.runs.finish(run.id, self.holder, output=output)
 
     async def _failed(self, run: Run, action: object, exc: SwitchboardError) -> None:
         errors = error_body(exc)
         retry = action.definition.retry_conf if isinstance(action, Action) else None
         if retry is not None and run.attempts <= retry.num_retries:
             delay = retry.retry_interval_seconds * retry.backoff ** (run.attempts - 1)
-            await self.runtime.runs.retry(run.id, self.token, time.time() + delay, errors)
+            await self.runtime.runs.retry(run.id, self.holder, time.time() + delay, errors)
             self.wake()
         else:
-            await self.runtime.runs.finish(run.id, self.token, errors=errors)
+            await self.runtime.runs.finish(run.id, self.holder, errors=errors)
