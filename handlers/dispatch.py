@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.exc import DBAPIError
 
-from handlers.context import Changed, Context, Runtime, Session
+from handlers.context import Answer, Changed, Context, Runtime, Session
 from handlers.registry import OPERATIONS, Operation
 from metadata.consistency import new_inconsistencies, refuse
 from metadata.decoding import decode
@@ -100,6 +100,8 @@ async def _nested(ctx: Context, body: msgspec.Raw) -> Any:
 
 
 def _finish(result: Any, version: int) -> Any:
+    if isinstance(result, Answer):  # inside a bulk, a run's cookies have no caller to reach
+        return result.body
     if isinstance(result, Changed):
         return {**result.body, "resource_version": version}
     if isinstance(result, list):

@@ -1,4 +1,5 @@
-"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), GET /healthz."""
+"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), /v1/graphql (POST and
+its websocket), GET /healthz."""
 
 from __future__ import annotations
 
@@ -13,17 +14,20 @@ import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
-from handlers.context import Runtime, Session
+from handlers.context import Answer, Runtime, Session
 from handlers.dispatch import execute, is_public
 from handlers.execution.rate_limit import RateLimiter
 from handlers.execution.worker import WorkerPool
+from handlers.graphql.service import GraphQL
 from metadata.errors import SwitchboardError
 from metadata.runs import Runs
 from metadata.store import Store
 from rpc.auth import authenticate
 from rpc.config import Config, load_config
+from rpc.graphql import graphql_endpoint
+from rpc.graphql_ws import graphql_socket
 from rpc.responses import bug_response, error_response, json_response
 
 
@@ -38,6 +42,7 @@ def create_app(config: Config | None = None) -> Starlette:
         public_role=config.public_role,
         public_limiter=RateLimiter(config.public_rate_limit),
     )
+    graphql = GraphQL(runtime)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -50,7 +55,7 @@ def create_app(config: Config | None = None) -> Starlette:
         async with aiohttp.ClientSession() as http:
             runtime.http = http
             workers.start()
-            store.watch(on_runs=workers.wake)
+            store.watch(on_runs=workers.wake, on_finished=graphql.watch.wake)
             janitor = asyncio.create_task(_expire_runs(runtime.runs, config.runs_retention_days))
             try:
                 yield
@@ -72,9 +77,9 @@ def create_app(config: Config | None = None) -> Starlette:
                 body = await _public_body(request)
                 if body is None or not is_public(body):
                     raise
-                return json_response(await execute(runtime, body, Session(role=config.public_role)))
+                return _answer(await execute(runtime, body, Session(role=config.public_role)))
             admin = session.is_admin
-            return json_response(await execute(runtime, await request.body(), session))
+            return _answer(await execute(runtime, await request.body(), session))
         except SwitchboardError as exc:
             return error_response(exc, admin)
         except Exception as exc:  # a bug: logged, and answered without internals
@@ -91,6 +96,8 @@ def create_app(config: Config | None = None) -> Starlette:
         routes=[
             Route("/v1/query", query, methods=["POST"]),
             Route("/v1/metadata", query, methods=["POST"]),
+            Route("/v1/graphql", graphql_endpoint(graphql, config), methods=["POST"]),
+            WebSocketRoute("/v1/graphql", graphql_socket(graphql, config)),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
@@ -98,6 +105,16 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.runtime = runtime
     app.state.config = config
     return app
+
+
+def _answer(result: object) -> Response:
+    """A JSON answer; a synchronous handler's Set-Cookie headers go with it, as Hasura's do."""
+    if not isinstance(result, Answer):
+        return json_response(result)
+    response = json_response(result.body)
+    for cookie in result.cookies:
+        response.headers.append("set-cookie", cookie)
+    return response
 
 
 # The most an unauthenticated request may make the server buffer to see whether it is public.

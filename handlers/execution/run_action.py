@@ -3,9 +3,11 @@
 run_action {name, input?, dry_run?}: any role holding a permission on the action (or admin). To
 any other role the action does not exist: the same answer as an unknown name, so names do not
 leak. `input` is validated against the arguments (declared, or a table action's derived ones)
-before anything runs. A synchronous action answers {"output": ...}; an asynchronous one
-{"action_id": "<uuid>"} as soon as the run is durably queued. The action runs by its kind
-(handlers/execution/executors.py): a webhook, sql statements, or one table row.
+before anything runs. A synchronous action answers {"output": ...} (with the Set-Cookie headers
+of the handler's answer); an asynchronous one {"action_id": "<uuid>"} as soon as the run is
+durably queued. The action runs by its kind (handlers/execution/executors.py): a webhook, sql
+statements, or one table row. /v1/graphql runs its fields through the same `runnable`, `prepare`
+and `run`.
 `dry_run: true` (admin only: it shows statements and requests) answers {dry_run, kind, ...} with what
 would happen, and does nothing: the HTTP request after transforms, the statements with their
 parameters, or a table statement with the rows it would touch.
@@ -27,11 +29,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from handlers.context import Call, Context, Runtime, Session
+from handlers.context import Answer, Call, Context, Runtime, Session
 from handlers.execution.executors import executor
 from handlers.execution.webhook import forwardable
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
+from metadata.runs import Run
 from metadata.strict import Strict
 from metadata.values import InputError, validate_input
 
@@ -53,8 +56,20 @@ class GetActionLog(Strict):
     offset: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
+class InputInvalid(ValidationFailed):
+    """The input does not fit the action's arguments; `error` has both wordings of why."""
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(error.message, "$.input" + error.path[1:])
+        self.error = error
+
+
+def may_run(action: Action, session: Session) -> bool:
+    return session.is_admin or any(p.role == session.role for p in action.permissions)
+
+
 def _permitted(action: object, session: Session) -> bool:
-    return isinstance(action, Action) and (session.is_admin or any(p.role == session.role for p in action.permissions))
+    return isinstance(action, Action) and may_run(action, session)
 
 
 async def runnable(runtime: Runtime, session: Session, name: str) -> Action:
@@ -91,39 +106,52 @@ async def start(
     runtime: Runtime, session: Session, action: Action, input: dict[str, Any], dry_run: bool = False
 ) -> Any:
     """Check the input, then run the action (or queue it, or preview it) as `session`."""
+    call = await prepare(runtime, session, action, input)
+    if dry_run:
+        preview = await executor(action).preview(runtime, call, runtime.store.state)
+        return {"dry_run": True, "kind": action.definition.handler_kind, **preview}
+    return await run(runtime, session, call)
+
+
+async def prepare(
+    runtime: Runtime, session: Session, action: Action, input: dict[str, Any], request_query: str | None = None
+) -> Call:
+    """The call of `action` with `input` checked against its arguments (InputInvalid if not)."""
     view = runtime.store.state
     runner = executor(action)
     signed = action if runner.signature is None else await runner.signature(runtime, action, view)
     try:
         given = validate_input(signed, input, view)
     except InputError as exc:
-        raise ValidationFailed(exc.message, "$.input" + exc.path[1:]) from None
+        raise InputInvalid(exc) from None
     forwarded = forwardable(session.headers) if action.definition.forward_client_headers else {}
-    if dry_run:
-        preview = await runner.preview(runtime, Call(action, given, session.variables, forwarded), view)
-        return {"dry_run": True, "kind": action.definition.handler_kind, **preview}
+    return Call(action, given, session.variables, forwarded, request_query)
+
+
+async def run(runtime: Runtime, session: Session, call: Call) -> Any:
+    """Run a prepared call: {"output"} (an Answer when the handler set cookies), or {"action_id"}."""
+    action = call.action
     if action.definition.is_async:
         run_id = await runtime.runs.add(
             action=action.name,
             mode="async",
-            input=given,
+            input=call.input,
             session=session.variables,
-            headers=forwarded,
+            headers=call.forwarded,
             role=session.role,
             lease_seconds=action.definition.timeout + runtime.lease_margin,
         )
         runtime.wake()
         return {"action_id": run_id}
-    call = Call(action, given, session.variables, forwarded)
     try:
-        output = await runner.run(runtime, call, view)
+        output = await executor(action).run(runtime, call, runtime.store.state)
     except SwitchboardError as exc:
         if runtime.audit_sync_runs:
             await _audit(runtime, call, session, errors=error_body(exc))
         raise
     if runtime.audit_sync_runs:
         await _audit(runtime, call, session, output=output)
-    return {"output": output}
+    return Answer({"output": output}, call.cookies) if call.cookies else {"output": output}
 
 
 async def _audit(runtime: Runtime, call: Call, session: Session, output: Any = None, errors: Any = None) -> None:
@@ -141,12 +169,16 @@ async def _audit(runtime: Runtime, call: Call, session: Session, output: Any = N
     )
 
 
+def visible(run: Run | None, session: Session) -> bool:
+    """Whether `session` may read `run`: admins, and the role and user that created it."""
+    return run is not None and (
+        session.is_admin or (run.role == session.role and run.user_id == session.variables.get("x-hasura-user-id"))
+    )
+
+
 async def get_action_result(ctx: Context, args: GetActionResult) -> dict[str, Any]:
     run = await ctx.runtime.runs.get(args.id)
-    session = ctx.session
-    if run is None or not (
-        session.is_admin or (run.role == session.role and run.user_id == session.variables.get("x-hasura-user-id"))
-    ):
+    if run is None or not visible(run, ctx.session):
         raise NotExists(f'action result with id "{args.id}" does not exist', "$.id")
     return run.result()
 

@@ -116,6 +116,7 @@ class WorkerPool:
             await self._failed(run, action, SwitchboardError(f"unexpected error: {type(exc).__name__}"))
             return
         await runtime.runs.finish(run.id, self.token, output=output)
+        runtime.run_finished(run.id)
 
     async def _failed(self, run: Run, action: object, exc: SwitchboardError) -> None:
         errors = error_body(exc)
@@ -126,3 +127,4 @@ class WorkerPool:
             self.wake()
         else:
             await self.runtime.runs.finish(run.id, self.token, errors=errors)
+            self.runtime.run_finished(run.id)
