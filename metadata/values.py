@@ -206,6 +206,8 @@ def _output_value(type_: GraphQLType, value: Any, field: str | None, view: View)
     where = f' for field "{field}"' if field else " for the action webhook response"
     if value is None:
         if not type_.nullable:
+            if field is None:  # an item of a list answered at the top
+                raise OutputError("got null for the action webhook response")
             raise OutputError(f'expecting not null value for field "{field}"')
         return None
     if type_.of_type is not None:

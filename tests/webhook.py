@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,9 @@ class Canned:
     delay: float = 0.0
     # Answers for the first calls, before falling back to the above (for retries).
     first: list[tuple[int, Any]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every answer
+    # Computes (status, body) from what was received, instead of the canned status and body.
+    handler: Callable[[Received], tuple[int, Any]] | None = None
 
 
 @dataclass
@@ -66,10 +70,13 @@ class Webhook:
             await asyncio.sleep(canned.delay)
         if canned.first:
             status, body = canned.first.pop(0)
-            return web.json_response(body, status=status)
+            return web.json_response(body, status=status, headers=canned.headers)
+        if canned.handler is not None:
+            status, body = canned.handler(self.received[-1])
+            return web.json_response(body, status=status, headers=canned.headers)
         if canned.raw is not None:
-            return web.Response(body=canned.raw, status=canned.status, content_type="text/plain")
-        return web.json_response(canned.body, status=canned.status)
+            return web.Response(body=canned.raw, status=canned.status, content_type="text/plain", headers=canned.headers)
+        return web.json_response(canned.body, status=canned.status, headers=canned.headers)
 
     def _serve(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)

@@ -1,13 +1,15 @@
 """GraphQL errors as Hasura gives them: {"message", "extensions": {"path", "code", "internal"?}}.
 
 A handler's own `extensions` (a 4xx answer's) replace Hasura's {path, code} entirely, as Hasura
-passes them on; `internal` is for admins only.
+passes them on. `internal` is for admins only, and not on a handler's own refusal (Hasura shows
+the exchange only when the handler's answer broke the contract).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from handlers.execution.webhook import ActionError
 from metadata.errors import SwitchboardError
 
 VALIDATION_FAILED = "validation-failed"
@@ -21,7 +23,7 @@ def from_switchboard(exc: SwitchboardError, admin: bool, path: str = "$") -> dic
     if exc.extensions is not None:
         return {"message": exc.message, "extensions": exc.extensions}
     body = error(exc.message, path, exc.code)
-    if admin and exc.internal is not None:
+    if admin and exc.internal is not None and not isinstance(exc, ActionError):
         body["extensions"]["internal"] = exc.internal
     return body
 
