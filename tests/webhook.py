@@ -75,7 +75,8 @@ class Webhook:
             status, body = canned.handler(self.received[-1])
             return web.json_response(body, status=status, headers=canned.headers)
         if canned.raw is not None:
-            return web.Response(body=canned.raw, status=canned.status, content_type="text/plain", headers=canned.headers)
+            raw, status = canned.raw, canned.status
+            return web.Response(body=raw, status=status, content_type="text/plain", headers=canned.headers)
         return web.json_response(canned.body, status=canned.status, headers=canned.headers)
 
     def _serve(self, started: threading.Event) -> None:

@@ -83,8 +83,8 @@ def _run_type(types: Types, action: Action) -> gql.GraphQLObjectType:
 
 
 def _arguments(types: Types, action: Action) -> dict[str, gql.GraphQLArgument]:
-    return {
-        arg.name: gql.GraphQLArgument(types.ref(arg.type, True), description=arg.description)
+    return {  # str(): a table action's derived argument is named by SQLAlchemy's str subclass
+        str(arg.name): gql.GraphQLArgument(types.ref(arg.type, True), description=arg.description)
         for arg in action.definition.arguments
     }
 
