@@ -66,7 +66,15 @@ class Result:
 async def operation(runtime: Runtime, schemas: Schemas, session: Session, request: GraphQLRequest) -> Operation:
     """The request, checked and ready to run (RequestError when it cannot run at all)."""
     role = await schemas.of(session)
-    checked = validated(role, request.query, request.operationName)
+    try:
+        checked = validated(role, request.query, request.operationName)
+    except RequestError:
+        # Another server may just have defined the action (or granted the permission): catch
+        # up once before refusing, as runnable does.
+        if not await runtime.store.sync():
+            raise
+        role = await schemas.of(session)
+        checked = validated(role, request.query, request.operationName)
     variables = _variables(checked, request.variables or {})
     return Operation(runtime, session, role, checked, variables, checked.nodes(variables), request.operationName)
 
