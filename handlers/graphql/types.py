@@ -35,6 +35,7 @@ class Types:
         self.view = view
         self.named: dict[str, gql.GraphQLNamedType] = dict(BUILTIN)
         self._checked: dict[tuple[str, bool], bool] = {}
+        self._refs: dict[tuple[str, bool], Any] = {}  # wrappers are shared: most fields repeat a few types
 
     def scalar(self, name: str, description: str | None = None) -> gql.GraphQLScalarType:
         """A pass-through scalar (json, uuid, a custom scalar): values are the JSON given."""
@@ -46,13 +47,26 @@ class Types:
 
     def ref(self, text: str, input: bool) -> Any:
         """The graphql-core type of a type string (`[UserInput!]!`)."""
-        return self._wrap(parse_graphql_type(text), input)
+        key = (text, input)
+        found = self._refs.get(key)
+        if found is None:
+            found = self._refs[key] = self._wrap(parse_graphql_type(text), input)
+        return found
 
     def _wrap(self, type_: GraphQLType, input: bool) -> Any:
         inner = self._wrap(type_.of_type, input) if type_.of_type is not None else self.named_type(type_.base, input)
         if type_.of_type is not None:
             inner = gql.GraphQLList(inner)
         return inner if type_.nullable else gql.GraphQLNonNull(inner)
+
+    def taken(self, name: str) -> bool:
+        """Whether a type of this name exists already (a built-in or custom type)."""
+        view = self.view
+        return (
+            name in BUILTIN
+            or name in POSTGRES_SCALARS
+            or any(view.get(kind, name) is not None for kind in ("object", "input_object", "scalar", "enum"))
+        )
 
     def resolves(self, text: str, input: bool) -> bool:
         """Whether a type string, and every type it reaches, is defined with a fitting kind."""

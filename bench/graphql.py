@@ -1,0 +1,233 @@
+"""/v1/graphql performance: throughput against run_action, the first request after a change at
+10,000 actions, and how soon a subscription is pushed once its run finishes.
+
+Starts every process it measures (all on 127.0.0.1, all stopped at the end): an aiohttp webhook
+(POST /echo answers {"n": input.n} at once, POST /slow after 50 ms) and `switchboard serve` per
+backend. Prints:
+- sync throughput with wrk: `mutation { echo(n: 1) { n } }` on /v1/graphql against run_action
+  of the same action on the same server and webhook, in the same run (ratio; target >= 0.8),
+- the first GraphQL request after a metadata change with 10,000 actions (the admin's schema is
+  built then: median and max over --changes changes; target <= 500 ms), and a cached one,
+- per backend: the push of a subscription to an asynchronous run, from the moment the worker
+  finished the run (the run's updated_at, written as it finishes) to the client receiving it
+  over graphql-transport-ws (median and p95; target median <= 10 ms).
+
+    python bench/graphql.py [--backend sqlite|postgres|both] [--duration 10] [--connections 32]
+                            [--rounds 2] [--changes 5] [--pushes 100] [--skip-sync]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import websockets
+
+# Processes, wrk and the database helpers are run_action's benchmark's.
+_spec = importlib.util.spec_from_file_location("bench_run_action", Path(__file__).with_name("run_action.py"))
+assert _spec is not None and _spec.loader is not None
+rab = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rab)
+
+HOST = rab.HOST
+MUTATION = {"query": "mutation { echo(n: 1) { n } }"}
+RUN_ACTION = {"type": "run_action", "args": {"name": "echo", "input": {"n": 1}}}
+TYPES = {"objects": [{"name": "Out", "fields": [{"name": "n", "type": "Int!"}]}]}
+ARGUMENTS = [{"name": "n", "type": "Int!"}]
+
+
+def webhook_server(port: int) -> None:
+    from aiohttp import web
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"n": json.loads(await request.read())["input"]["n"]})
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.05)
+        return await echo(request)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    app = web.Application()
+    app.router.add_post("/echo", echo)
+    app.router.add_post("/slow", slow)
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host=HOST, port=port, access_log=None, print=None)
+
+
+async def graphql(session: Any, base: str, body: Any) -> Any:
+    async with session.post(f"{base}/v1/graphql", json=body) as response:
+        answer = await response.json()
+    if "errors" in answer:
+        raise RuntimeError(f"graphql: {answer['errors']}")
+    return answer["data"]
+
+
+def script(directory: str, name: str, body: Any) -> str:
+    path = Path(directory) / f"{name}.lua"
+    path.write_text(
+        f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    return str(path)
+
+
+async def throughput(options: argparse.Namespace, base: str) -> dict[str, Any]:
+    binary = rab.ensure_wrk()
+    with tempfile.TemporaryDirectory() as directory:
+        targets = {
+            "run_action": (script(directory, "run_action", RUN_ACTION), f"{base}/v1/query"),
+            "graphql": (script(directory, "graphql", MUTATION), f"{base}/v1/graphql"),
+        }
+        for lua, url in targets.values():  # warm-up, not counted
+            await asyncio.to_thread(rab.wrk, binary, lua, url, min(2.0, options.duration), options.connections)
+        best: dict[str, dict[str, Any]] = {}
+        for round_ in range(options.rounds):  # alternating order, each target's best round counts
+            for name in list(targets) if round_ % 2 == 0 else list(reversed(targets)):
+                lua, url = targets[name]
+                r = await asyncio.to_thread(rab.wrk, binary, lua, url, options.duration, options.connections)
+                print(
+                    f"  round {round_ + 1} {name:10} {r['rps']:7.0f} req/s  p50 {r['p50']:6.2f} ms  "
+                    f"p99 {r['p99']:6.2f} ms  ({r['non2xx']} non-2xx, {r['socket_errors']} socket errors)",
+                    flush=True,
+                )
+                if name not in best or r["rps"] > best[name]["rps"]:
+                    best[name] = r
+    return best
+
+
+async def first_request(options: argparse.Namespace, session: Any, base: str, webhook: str) -> dict[str, Any]:
+    """Load 10,000 actions, then per change: time the first GraphQL request, then a cached one."""
+    url = f"{base}/v1/query"
+    actions = [
+        {"name": f"a{i:05d}", "definition": {"handler": webhook, "output_type": "Out", "arguments": ARGUMENTS}}
+        for i in range(10_000)
+    ]
+    await rab.call(session, url, "replace_metadata", {"version": 3, "actions": actions, "custom_types": TYPES})
+    firsts, cached = [], []
+    for i in range(options.changes):
+        definition = {"handler": webhook, "output_type": "Out", "arguments": ARGUMENTS}
+        await rab.call(session, url, "create_action", {"name": f"changed{i}", "definition": definition})
+        body = {"query": f"mutation {{ changed{i}(n: 1) {{ n }} }}"}
+        for times in (firsts, cached):
+            started = time.perf_counter()
+            await graphql(session, base, body)
+            times.append((time.perf_counter() - started) * 1000)
+    return {"first": firsts, "cached": cached}
+
+
+async def pushes(options: argparse.Namespace, session: Any, base: str) -> list[float]:
+    """Per run: subscribe, let it finish, and time the push against the run's updated_at."""
+    delays = []
+    async with websockets.connect(
+        f"ws://{HOST}:{base.rsplit(':', 1)[1]}/v1/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for i in range(options.pushes):
+            run_id = (await graphql(session, base, {"query": "mutation { slow(n: 1) }"}))["slow"]
+            query = "subscription ($id: uuid!) { slow(id: $id) { output { n } } }"
+            payload = {"query": query, "variables": {"id": run_id}}
+            await ws.send(json.dumps({"type": "subscribe", "id": str(i), "payload": payload}))
+            while True:
+                message = json.loads(await ws.recv())
+                received = time.time()
+                if message["payload"]["data"]["slow"]["output"] is not None:
+                    break
+            await ws.send(json.dumps({"type": "complete", "id": str(i)}))
+            result = await rab.call(session, f"{base}/v1/query", "get_action_result", {"id": run_id})
+            delays.append((received - rab.epoch(result["updated_at"])) * 1000)
+    return delays
+
+
+async def bench_backend(options: argparse.Namespace, backend: str, webhook: Any, report: dict[str, Any]) -> None:
+    async with rab.database(backend) as database_url, rab.client() as session:
+        with rab.running(rab.switchboard(database_url)) as server:
+            await server.wait(session)
+            url = f"{server.base}/v1/query"
+            await rab.call(session, url, "set_custom_types", TYPES)
+            for name, kind, path in (("echo", "synchronous", "/echo"), ("slow", "asynchronous", "/slow")):
+                definition = {"handler": f"{webhook.base}{path}", "output_type": "Out", "arguments": ARGUMENTS}
+                await rab.call(session, url, "create_action", {"name": name, "definition": definition | {"kind": kind}})
+            assert await graphql(session, server.base, MUTATION) == {"echo": {"n": 1}}
+            if not options.skip_sync and "sync" not in report:
+                print(f"[{backend}] sync throughput, graphql vs run_action (wrk)...", flush=True)
+                report["sync"] = await throughput(options, server.base)
+                report["sync_backend"] = backend
+            print(f"[{backend}] subscription pushes ({options.pushes} runs)...", flush=True)
+            report.setdefault("push", {})[backend] = await pushes(options, session, server.base)
+            if "scale" not in report:
+                print(f"[{backend}] first request after a change at 10,000 actions...", flush=True)
+                report["scale"] = await first_request(options, session, server.base, f"{webhook.base}/echo")
+                report["scale_backend"] = backend
+
+
+def print_table(options: argparse.Namespace, report: dict[str, Any]) -> None:
+    print("=" * 100)
+    if "sync" in report:
+        gq, ra = report["sync"]["graphql"], report["sync"]["run_action"]
+        ratio = gq["rps"] / ra["rps"]
+        print(
+            f"sync throughput ({report['sync_backend']}, wrk -c{options.connections}, best of {options.rounds}): "
+            f"graphql {gq['rps']:.0f} req/s vs run_action {ra['rps']:.0f} req/s: ratio {ratio:.2f} "
+            f"(target >= 0.8) {'OK' if ratio >= 0.8 else 'MISSED'}"
+        )
+        print(f"  p50 graphql {gq['p50']:.2f} ms, run_action {ra['p50']:.2f} ms")
+    scale = report["scale"]
+    first = statistics.median(scale["first"])
+    print(
+        f"first graphql request after a change at 10,000 actions ({report['scale_backend']}): median {first:.0f} ms, "
+        f"max {max(scale['first']):.0f} ms over {len(scale['first'])} changes (target <= 500 ms) "
+        f"{'OK' if max(scale['first']) <= 500 else 'MISSED'}; cached: median {statistics.median(scale['cached']):.1f} ms"
+    )
+    for backend, delays in report["push"].items():
+        median = statistics.median(delays)
+        print(
+            f"subscription push after the run finished ({backend}): median {median:.1f} ms, "
+            f"p95 {rab.percentile(delays, 95):.1f} ms, max {max(delays):.1f} ms over {len(delays)} runs "
+            f"(target median <= 10 ms) {'OK' if median <= 10 else 'MISSED'}"
+        )
+    print("=" * 100)
+
+
+async def main(options: argparse.Namespace) -> None:
+    backends = ["sqlite", "postgres"] if options.backend == "both" else [options.backend]
+    report: dict[str, Any] = {}
+    async with rab.client() as session:
+        argv = [sys.executable, str(Path(__file__).resolve()), "--webhook-server", "{port}"]
+        with rab.running(rab.Process("webhook", argv)) as webhook:
+            await webhook.wait(session)
+            for backend in backends:
+                await bench_backend(options, backend, webhook, report)
+    print_table(options, report)
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--duration", type=float, default=10, help="wrk seconds per target")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--rounds", type=int, default=2, help="wrk rounds per target (best counts)")
+    parser.add_argument("--changes", type=int, default=5, help="metadata changes at 10,000 actions")
+    parser.add_argument("--pushes", type=int, default=100, help="subscriptions timed per backend")
+    parser.add_argument("--skip-sync", action="store_true", help="no wrk throughput")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--webhook-server"]:
+        webhook_server(int(sys.argv[2]))
+    else:
+        options = parse()
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        asyncio.run(asyncio.wait_for(main(options), timeout=1800))
