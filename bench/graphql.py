@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from websockets.typing import Subprotocol
 
 # Processes, wrk and the database helpers are run_action's benchmark's.
 _spec = importlib.util.spec_from_file_location("bench_run_action", Path(__file__).with_name("run_action.py"))
@@ -129,9 +130,9 @@ async def first_request(options: argparse.Namespace, session: Any, base: str, we
 async def pushes(options: argparse.Namespace, session: Any, base: str) -> list[float]:
     """Per run: subscribe, let it finish, and time the push against the run's updated_at."""
     delays = []
-    async with websockets.connect(
-        f"ws://{HOST}:{base.rsplit(':', 1)[1]}/v1/graphql", subprotocols=["graphql-transport-ws"]
-    ) as ws:  # type: ignore[list-item]
+    url = f"ws://{HOST}:{base.rsplit(':', 1)[1]}/v1/graphql"
+    protocols = [Subprotocol("graphql-transport-ws")]
+    async with websockets.connect(url, subprotocols=protocols) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         for i in range(options.pushes):
@@ -188,7 +189,8 @@ def print_table(options: argparse.Namespace, report: dict[str, Any]) -> None:
     print(
         f"first graphql request after a change at 10,000 actions ({report['scale_backend']}): median {first:.0f} ms, "
         f"max {max(scale['first']):.0f} ms over {len(scale['first'])} changes (target <= 500 ms) "
-        f"{'OK' if max(scale['first']) <= 500 else 'MISSED'}; cached: median {statistics.median(scale['cached']):.1f} ms"
+        f"{'OK' if max(scale['first']) <= 500 else 'MISSED'}; "
+        f"cached: median {statistics.median(scale['cached']):.1f} ms"
     )
     for backend, delays in report["push"].items():
         median = statistics.median(delays)
