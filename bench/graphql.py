@@ -115,7 +115,8 @@ async def first_request(options: argparse.Namespace, session: Any, base: str, we
         for i in range(10_000)
     ]
     await rab.call(session, url, "replace_metadata", {"version": 3, "actions": actions, "custom_types": TYPES})
-    firsts, cached = [], []
+    firsts: list[float] = []
+    cached: list[float] = []
     for i in range(options.changes):
         definition = {"handler": webhook, "output_type": "Out", "arguments": ARGUMENTS}
         await rab.call(session, url, "create_action", {"name": f"changed{i}", "definition": definition})
