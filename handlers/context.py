@@ -14,7 +14,7 @@ from handlers.execution.engines import Engines
 from handlers.execution.rate_limit import RateLimiter
 from metadata.actions import Action
 from metadata.objects import Draft
-from metadata.runs import Runs
+from metadata.runs import Run, Runs
 from metadata.store import Store
 
 ADMIN_ROLE = "admin"
@@ -45,8 +45,9 @@ class Runtime:
     lease_margin: float = 10.0
     # Wakes the async workers of this process (set by the worker pool).
     wake: Callable[[], None] = lambda: None
-    # Called with a run's id once a worker has finished it (GraphQL subscriptions push the result).
-    run_finished: Callable[[str], None] = lambda run_id: None
+    # Called once a worker has finished a run (committed), with the run as it was claimed and its
+    # output or errors: GraphQL subscriptions push the result at once.
+    run_finished: Callable[[Run, Any, Any], None] = lambda run, output, errors: None
     engines: Engines = field(default_factory=Engines)
     public_role: str = "public"
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))

@@ -116,7 +116,7 @@ class WorkerPool:
             await self._failed(run, action, SwitchboardError(f"unexpected error: {type(exc).__name__}"))
             return
         await runtime.runs.finish(run.id, self.token, output=output)
-        runtime.run_finished(run.id)
+        runtime.run_finished(run, output, None)
 
     async def _failed(self, run: Run, action: object, exc: SwitchboardError) -> None:
         errors = error_body(exc)
@@ -127,4 +127,4 @@ class WorkerPool:
             self.wake()
         else:
             await self.runtime.runs.finish(run.id, self.token, errors=errors)
-            self.runtime.run_finished(run.id)
+            self.runtime.run_finished(run, None, errors)
