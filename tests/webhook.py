@@ -4,9 +4,10 @@ receives (any method: transforms may change it) and answers what a test told it 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ class Canned:
     first: list[tuple[int, Any]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # sent with every answer
     # Computes (status, body) from what was received, instead of the canned status and body.
-    handler: Callable[[Received], tuple[int, Any]] | None = None
+    handler: Callable[[Received], tuple[int, Any] | Awaitable[tuple[int, Any]]] | None = None
 
 
 @dataclass
@@ -72,7 +73,8 @@ class Webhook:
             status, body = canned.first.pop(0)
             return web.json_response(body, status=status, headers=canned.headers)
         if canned.handler is not None:
-            status, body = canned.handler(self.received[-1])
+            answer = canned.handler(self.received[-1])
+            status, body = await answer if inspect.isawaitable(answer) else answer
             return web.json_response(body, status=status, headers=canned.headers)
         if canned.raw is not None:
             raw, status = canned.raw, canned.status
