@@ -90,9 +90,24 @@ def _arguments(types: Types, action: Action) -> dict[str, gql.GraphQLArgument]:
     }
 
 
+# Names were checked when the metadata was written: the root fields (up to one per action) are
+# handed to graphql-core as they are, without its second pass over every name of every field.
+def _field(type_: Any, args: dict[str, gql.GraphQLArgument], description: str | None) -> gql.GraphQLField:
+    field = gql.GraphQLField(type_, description=description)
+    field.args = args
+    return field
+
+
+def _root(name: str, fields: dict[str, gql.GraphQLField], description: str) -> gql.GraphQLObjectType:
+    root = gql.GraphQLObjectType(name, fields, description=description)
+    root.__dict__["fields"] = fields  # graphql-core's cached `fields`, as it would compute them
+    return root
+
+
 def build(actions: list[Action], types: Types) -> RoleSchema:
     fields: dict[str, dict[str, gql.GraphQLField]] = {op: {} for op in ROOTS}
     roots: dict[str, dict[str, RootField]] = {op: {} for op in ROOTS}
+    uuid = gql.GraphQLNonNull(types.scalar("uuid"))
     for action in sorted(actions, key=lambda a: a.name):
         definition = action.definition
         output = definition.output_type
@@ -102,35 +117,25 @@ def build(actions: list[Action], types: Types) -> RoleSchema:
             continue
         comment = action.comment
         if definition.is_async:
-            fields["mutation"][action.name] = gql.GraphQLField(
-                gql.GraphQLNonNull(types.scalar("uuid")), _arguments(types, action), description=comment
-            )
+            fields["mutation"][action.name] = _field(uuid, _arguments(types, action), comment)
             roots["mutation"][action.name] = RootField("start", action)
             if types.taken(action.name):  # the run's type is named after the action: no room for it
                 continue
             run_type = _run_type(types, action)
             for op in ("query", "subscription"):
-                fields[op][action.name] = gql.GraphQLField(
-                    run_type, {"id": gql.GraphQLArgument(gql.GraphQLNonNull(types.scalar("uuid")), description=RUN_ID)}
-                )
+                fields[op][action.name] = _field(run_type, {"id": gql.GraphQLArgument(uuid, description=RUN_ID)}, None)
                 roots[op][action.name] = RootField("result", action)
         else:
             op = definition.type
-            fields[op][action.name] = gql.GraphQLField(
-                types.ref(output, False), _arguments(types, action), description=comment
-            )
+            fields[op][action.name] = _field(types.ref(output, False), _arguments(types, action), comment)
             roots[op][action.name] = RootField("run", action)
     if not fields["query"]:
         fields["query"]["no_queries_available"] = gql.GraphQLField(
             gql.GraphQLNonNull(gql.GraphQLString), description=NO_QUERIES
         )
     described = {"query": "query root", "mutation": "mutation root", "subscription": "subscription root"}
-    objects = {
-        op: gql.GraphQLObjectType(ROOTS[op], fields[op], description=described[op]) if fields[op] else None
-        for op in ROOTS
-    }
-    # Valid by construction (names and types were checked when the metadata was written), so
-    # graphql-core's check of every name of every field is skipped.
+    objects = {op: _root(ROOTS[op], fields[op], described[op]) if fields[op] else None for op in ROOTS}
+    # Valid by construction (names and types were checked when the metadata was written).
     schema = gql.GraphQLSchema(objects["query"], objects["mutation"], objects["subscription"], assume_valid=True)
     return RoleSchema(schema, roots)
 
