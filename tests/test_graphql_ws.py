@@ -15,7 +15,7 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import Served, ServeFactory
-from tests.test_graphql import ANSWER, USER, define
+from tests.test_graphql import ADMIN, ANSWER, USER, define
 from tests.webhook import Webhook
 
 PROTOCOLS = [WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL, WebsocketsTransport.APOLLO_SUBPROTOCOL]
@@ -66,18 +66,20 @@ def test_a_subscription_is_pushed_when_the_run_finishes(served: Served, webhook:
 def test_failed_runs_and_other_users(served: Served, webhook: Webhook, protocol: str) -> None:
     define(served, webhook.respond("/later", status=400, body={"message": "no"}), name="later", kind="asynchronous")
 
-    async def go() -> tuple[str, list[Any], list[Any]]:
+    async def go() -> tuple[str, list[Any], list[Any], list[Any]]:
         async with Client(transport=transport(served, protocol)) as session:
             run_id = (await session.execute(GraphQLRequest(START)))["later"]
         mine = await follow(served, protocol, run_id)
         theirs = await follow(served, protocol, run_id, {**USER, "X-Hasura-User-Id": "9"})
-        return run_id, mine, theirs
+        admins = await follow(served, protocol, run_id, ADMIN)
+        return run_id, mine, theirs, admins
 
-    run_id, mine, theirs = asyncio.run(go())
-    assert mine[-1] == {
-        "later": {"id": run_id, "errors": {"path": "$", "error": "no", "code": "unexpected"}, "output": None}
-    }
+    run_id, mine, theirs, admins = asyncio.run(go())
+    failed = {"path": "$", "error": "no", "code": "unexpected"}
+    assert mine[-1] == {"later": {"id": run_id, "errors": failed, "output": None}}
     assert theirs == [{"later": None}]  # as get_action_result: not theirs to see
+    # Admins also see what was exchanged (Hasura's test_async_actions_error_response_admin_role).
+    assert admins[-1]["later"]["errors"]["internal"]["response"]["status"] == 400
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

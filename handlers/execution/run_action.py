@@ -12,7 +12,8 @@ and `run`.
 would happen, and does nothing: the HTTP request after transforms, the statements with their
 parameters, or a table statement with the rows it would touch.
 get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
-visible to admin, and to the role and x-hasura-user-id that created the run.
+visible to admin, and to the role and x-hasura-user-id that created the run (admins also see the
+`internal` of a run's errors).
 get_action_log {action?, status?, limit?, offset?} (admin): {runs: [...]}, newest first: every
 async run, and sync runs when `audit_sync_runs` is on.
 
@@ -86,11 +87,21 @@ async def runnable(runtime: Runtime, session: Session, name: str) -> Action:
 
 
 def error_body(exc: SwitchboardError) -> dict[str, Any]:
-    """How a failed run records its error (the shape of an error answer)."""
+    """How a failed run records its error (the shape of an error answer, `internal` included:
+    readers other than admins get it without, as from a synchronous run)."""
     body: dict[str, Any] = {"path": exc.path, "error": exc.message, "code": exc.code}
     if exc.extensions is not None:
         body["extensions"] = exc.extensions
+    if exc.internal is not None:
+        body["internal"] = exc.internal
     return body
+
+
+def errors_for(errors: Any, session: Session) -> Any:
+    """A run's recorded errors as `session` may see them: `internal` is for admins only."""
+    if session.is_admin or not isinstance(errors, dict) or "internal" not in errors:
+        return errors
+    return {key: value for key, value in errors.items() if key != "internal"}
 
 
 async def run_action(ctx: Context, args: RunAction) -> Any:
@@ -180,7 +191,7 @@ async def get_action_result(ctx: Context, args: GetActionResult) -> dict[str, An
     run = await ctx.runtime.runs.get(args.id)
     if run is None or not visible(run, ctx.session):
         raise NotExists(f'action result with id "{args.id}" does not exist', "$.id")
-    return run.result()
+    return {**run.result(), "errors": errors_for(run.errors, ctx.session)}
 
 
 async def get_action_log(ctx: Context, args: GetActionLog) -> dict[str, Any]:

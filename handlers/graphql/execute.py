@@ -22,7 +22,7 @@ import msgspec
 from graphql.language import ast
 
 from handlers.context import Answer, Runtime, Session
-from handlers.execution.run_action import InputInvalid, prepare, run, runnable, visible
+from handlers.execution.run_action import InputInvalid, errors_for, prepare, run, runnable, visible
 from handlers.graphql.document import Validated, validated
 from handlers.graphql.errors import RequestError, error, from_switchboard
 from handlers.graphql.plan import INTROSPECTION, Node, arguments, shape, to_json
@@ -194,7 +194,8 @@ def run_value(op: Operation, node: Node, found: Run | None) -> Any:
     if found is None or found.action != node.name or not visible(found, op.session):
         return None
     created = found.result()["created_at"]
-    value = {"id": found.id, "created_at": created, "errors": found.errors, "output": found.output}
+    errors = errors_for(found.errors, op.session)
+    value = {"id": found.id, "created_at": created, "errors": errors, "output": found.output}
     return shape(value, node.children, node.type_name)
 
 
