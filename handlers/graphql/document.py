@@ -24,7 +24,6 @@ from handlers.graphql.errors import RequestError, error
 from handlers.graphql.plan import Node, conditional, field_definition, nodes
 from handlers.graphql.schema import ROOTS, RoleSchema, remember
 
-CACHED_TEXTS = 1000
 _parsed: OrderedDict[str, ast.DocumentNode | RequestError] = OrderedDict()
 
 # graphql-core's rules that Hasura's own checks below replace (or that Hasura does not make:
@@ -73,16 +72,10 @@ def parse(text: str) -> ast.DocumentNode:
             found = gql.parse(text, no_location=True)
         except gql.GraphQLError:
             found = RequestError.of("not a valid graphql query", "$.query")
-        remember_text(text, found)
+        remember(_parsed, text, found)
     if isinstance(found, RequestError):
         raise found
     return found
-
-
-def remember_text(text: str, value: ast.DocumentNode | RequestError) -> None:
-    _parsed[text] = value
-    if len(_parsed) > CACHED_TEXTS:
-        _parsed.popitem(last=False)
 
 
 def validated(role: RoleSchema, text: str, operation_name: str | None) -> Validated:

@@ -26,7 +26,7 @@ from handlers.execution.run_action import InputInvalid, errors_for, prepare, run
 from handlers.graphql.document import Validated, validated
 from handlers.graphql.errors import RequestError, error, from_switchboard
 from handlers.graphql.plan import INTROSPECTION, Node, arguments, shape, to_json
-from handlers.graphql.schema import NO_QUERIES, RoleSchema, Schemas, remember
+from handlers.graphql.schema import CACHED_INTROSPECTIONS, NO_QUERIES, RoleSchema, Schemas, remember
 from metadata.errors import SwitchboardError
 from metadata.json_kinds import json_kind
 from metadata.runs import Run
@@ -222,4 +222,4 @@ def _introspection(op: Operation, nodes: list[Node]) -> dict[str, Any]:
     if result.errors:
         raise RequestError(*(error(e.message) for e in result.errors))
     assert result.data is not None
-    return remember(op.role.introspection, key, result.data)  # type: ignore[no-any-return]
+    return remember(op.role.introspection, key, result.data, CACHED_INTROSPECTIONS)  # type: ignore[no-any-return]

@@ -37,6 +37,7 @@ NO_QUERIES = (
 )
 RUN_ID = "the unique id of an action"
 CACHED_DOCUMENTS = 1000  # validated documents kept per role
+CACHED_INTROSPECTIONS = 16  # introspection answers kept per role (a whole schema's is large)
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,10 @@ class RoleSchema:
     introspection: OrderedDict[tuple[str, str | None, bytes], Any] = field(default_factory=OrderedDict)
 
 
-def remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> Any:
-    """Keep `value` in a cache of at most CACHED_DOCUMENTS entries, the oldest going first."""
+def remember(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int = CACHED_DOCUMENTS) -> Any:
+    """Keep `value` in a cache of at most `limit` entries, the oldest going first."""
     cache[key] = value
-    if len(cache) > CACHED_DOCUMENTS:
+    if len(cache) > limit:
         cache.popitem(last=False)
     return value
 

@@ -10,8 +10,7 @@ push without reading it back, and, on PostgreSQL, tells the other servers sharin
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import time
+import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,9 +33,8 @@ class RunWatch:
 
     def finished(self, run: Run, output: Any, errors: Any) -> None:
         """A worker of this server finished the run (Runtime.run_finished)."""
-        done = dataclasses.replace(
-            run, status="completed" if errors is None else "error", output=output, errors=errors, updated_at=time.time()
-        )
+        done = copy.copy(run)
+        done.status, done.output, done.errors = "completed" if errors is None else "error", output, errors
         for waiter in self._waiting.get(run.id, ()):
             waiter.run = done
             waiter.event.set()
