@@ -65,13 +65,16 @@ class Result:
 
 async def operation(runtime: Runtime, schemas: Schemas, session: Session, request: GraphQLRequest) -> Operation:
     """The request, checked and ready to run (RequestError when it cannot run at all)."""
+    store = runtime.store
+    version = store.resource_version
     role = await schemas.of(session)
     try:
         checked = validated(role, request.query, request.operationName)
     except RequestError:
         # Another server may just have defined the action (or granted the permission): catch
-        # up once before refusing, as runnable does.
-        if not await runtime.store.sync():
+        # up once before refusing, as runnable does (the catch-up may be one already under way).
+        await store.sync()
+        if store.resource_version == version:
             raise
         role = await schemas.of(session)
         checked = validated(role, request.query, request.operationName)
