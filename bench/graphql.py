@@ -5,7 +5,8 @@ Starts every process it measures (all on 127.0.0.1, all stopped at the end): an 
 (POST /echo answers {"n": input.n} at once, POST /slow after 50 ms) and `switchboard serve` per
 backend. Prints:
 - sync throughput with wrk: `mutation { echo(n: 1) { n } }` on /v1/graphql against run_action
-  of the same action on the same server and webhook, in the same run (ratio; target >= 0.8),
+  of the same action on the same server and webhook, in the same run (ratio; target >= 0.8), and
+  the server process's CPU time per request for each (steadier on a shared machine),
 - the first GraphQL request after a metadata change with 10,000 actions (the admin's schema is
   built then: median and max over --changes changes; target <= 500 ms), and a cached one,
 - per backend: the push of a subscription to an asynchronous run, from the moment the worker
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import signal
 import statistics
 import sys
@@ -83,7 +85,15 @@ def script(directory: str, name: str, body: Any) -> str:
     return str(path)
 
 
-async def throughput(options: argparse.Namespace, base: str) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(options: argparse.Namespace, base: str, pid: int) -> dict[str, Any]:
+    """wrk against both endpoints; also the server's CPU time per request, which other load on a
+    shared machine disturbs far less than requests per second."""
     binary = rab.ensure_wrk()
     with tempfile.TemporaryDirectory() as directory:
         targets = {
@@ -93,17 +103,24 @@ async def throughput(options: argparse.Namespace, base: str) -> dict[str, Any]:
         for lua, url in targets.values():  # warm-up, not counted
             await asyncio.to_thread(rab.wrk, binary, lua, url, min(2.0, options.duration), options.connections)
         best: dict[str, dict[str, Any]] = {}
+        cpus: dict[str, list[float]] = {}
         for round_ in range(options.rounds):  # alternating order, each target's best round counts
             for name in list(targets) if round_ % 2 == 0 else list(reversed(targets)):
                 lua, url = targets[name]
+                cpu = cpu_seconds(pid)
                 r = await asyncio.to_thread(rab.wrk, binary, lua, url, options.duration, options.connections)
+                r["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / max(1, r["requests"])
                 print(
                     f"  round {round_ + 1} {name:10} {r['rps']:7.0f} req/s  p50 {r['p50']:6.2f} ms  "
-                    f"p99 {r['p99']:6.2f} ms  ({r['non2xx']} non-2xx, {r['socket_errors']} socket errors)",
+                    f"p99 {r['p99']:6.2f} ms  server CPU {r['cpu_ms']:.3f} ms/request  "
+                    f"({r['non2xx']} non-2xx, {r['socket_errors']} socket errors)",
                     flush=True,
                 )
+                cpus.setdefault(name, []).append(r["cpu_ms"])
                 if name not in best or r["rps"] > best[name]["rps"]:
                     best[name] = r
+    for name, values in cpus.items():
+        best[name]["cpu_ms"] = statistics.median(values)
     return best
 
 
@@ -164,7 +181,7 @@ async def bench_backend(options: argparse.Namespace, backend: str, webhook: Any,
             assert await graphql(session, server.base, MUTATION) == {"echo": {"n": 1}}
             if not options.skip_sync and "sync" not in report:
                 print(f"[{backend}] sync throughput, graphql vs run_action (wrk)...", flush=True)
-                report["sync"] = await throughput(options, server.base)
+                report["sync"] = await throughput(options, server.base, server.process.pid)
                 report["sync_backend"] = backend
             print(f"[{backend}] subscription pushes ({options.pushes} runs)...", flush=True)
             report.setdefault("push", {})[backend] = await pushes(options, session, server.base)
@@ -185,6 +202,10 @@ def print_table(options: argparse.Namespace, report: dict[str, Any]) -> None:
             f"(target >= 0.8) {'OK' if ratio >= 0.8 else 'MISSED'}"
         )
         print(f"  p50 graphql {gq['p50']:.2f} ms, run_action {ra['p50']:.2f} ms")
+        print(
+            f"  server CPU per request (median of rounds): graphql {gq['cpu_ms']:.3f} ms, run_action "
+            f"{ra['cpu_ms']:.3f} ms: throughput this allows, ratio {ra['cpu_ms'] / gq['cpu_ms']:.2f}"
+        )
     scale = report["scale"]
     first = statistics.median(scale["first"])
     print(
