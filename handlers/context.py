@@ -67,6 +67,9 @@ class Runtime:
     lease_margin: float = 10.0
     # This server's async workers (the worker pool puts itself here when it starts).
     workers: LocalWorkers = field(default_factory=lambda: LocalWorkers())
+    # Called once a worker has finished a run (committed), with the run as it was claimed and its
+    # output or errors: GraphQL subscriptions push the result at once.
+    run_finished: Callable[[Run, Any, Any], None] = lambda run, output, errors: None
     engines: Engines = field(default_factory=Engines)
     public_role: str = "public"
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
@@ -81,6 +84,10 @@ class Call:
     input: dict[str, Any]
     session_variables: dict[str, str]
     forwarded: dict[str, str]  # client headers to forward; stored with async runs only when used
+    # The GraphQL document that asked for this run (null for run_action and async runs, as Hasura).
+    request_query: str | None = None
+    # Set-Cookie values of the handler's answer, for the caller (a synchronous run's only).
+    cookies: list[str] = field(default_factory=list)
 
     def payload(self) -> bytes:
         """Hasura's webhook payload."""
@@ -89,9 +96,17 @@ class Call:
                 "action": {"name": self.action.name},
                 "input": self.input,
                 "session_variables": self.session_variables,
-                "request_query": None,
+                "request_query": self.request_query,
             }
         )
+
+
+@dataclass
+class Answer:
+    """An answer with response headers for the caller: the Set-Cookie of a synchronous handler."""
+
+    body: Any
+    cookies: list[str]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from metadata.objects import Changes, Key, State, load_item
 INITIAL_VERSION = 1
 METADATA_CHANNEL = "switchboard_metadata"
 RUNS_CHANNEL = "switchboard_runs"
+FINISHED_CHANNEL = "switchboard_run_finished"  # payload: the id of a run a worker finished
 POLL_SECONDS = 0.5
 POOL_SIZE, POOL_OVERFLOW = 20, 10
 
@@ -112,10 +113,20 @@ class Store:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def watch(self, on_runs: Callable[[], None]) -> None:
-        """Follow other servers' writes as they happen: PostgreSQL notifies (metadata changes and
-        queued runs); a SQLite file shared by several processes is polled."""
-        self._spawn(self._listen(on_runs) if not self.is_sqlite else self._poll())
+    def watch(self, on_runs: Callable[[], None], on_finished: Callable[[str], None] = lambda run_id: None) -> None:
+        """Follow other servers' writes as they happen: PostgreSQL notifies (metadata changes,
+        queued runs, finished runs); a SQLite file shared by several processes is polled."""
+        self._spawn(self._listen(on_runs, on_finished) if not self.is_sqlite else self._poll())
+
+    def announce_finished(self, run_id: str) -> None:
+        """Tell the other servers (PostgreSQL only) that a run is finished, in the background."""
+        if not self.is_sqlite:
+            self._spawn(self._notify(FINISHED_CHANNEL, run_id))
+
+    async def _notify(self, channel: str, payload: str) -> None:
+        with contextlib.suppress(Exception):  # at worst a subscriber elsewhere hears nothing
+            async with self.engine.begin() as conn:
+                await conn.execute(sa.select(sa.func.pg_notify(channel, payload)))
 
     async def _poll(self) -> None:
         while True:
@@ -123,7 +134,7 @@ class Store:
             with contextlib.suppress(Exception):
                 await self.sync()
 
-    async def _listen(self, on_runs: Callable[[], None]) -> None:
+    async def _listen(self, on_runs: Callable[[], None], on_finished: Callable[[str], None]) -> None:
         while True:
             try:
                 conn = await asyncpg.connect(self.asyncpg_dsn)
@@ -133,6 +144,7 @@ class Store:
             try:
                 await conn.add_listener(METADATA_CHANNEL, lambda *_: self._spawn(self._quiet_sync()))
                 await conn.add_listener(RUNS_CHANNEL, lambda *_: on_runs())
+                await conn.add_listener(FINISHED_CHANNEL, lambda _c, _p, _ch, run_id: on_finished(run_id))
                 await self._quiet_sync()  # whatever was missed while not listening
                 while not conn.is_closed():
                     await asyncio.sleep(POLL_SECONDS)

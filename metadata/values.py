@@ -3,7 +3,8 @@ handler's output before the caller sees it.
 
 Input follows GraphQL input coercion (a single value where a list is expected becomes a list of
 one, an ID may be a number); output follows Hasura's response validation, and keeps only the
-declared fields of objects.
+declared fields of objects. An input error carries two wordings: Switchboard's (run_action) and
+Hasura's GraphQL parser's (/v1/graphql), each with its path.
 """
 
 from __future__ import annotations
@@ -42,10 +43,34 @@ def _scalar_ok(name: str, value: Any) -> tuple[bool, Any]:
     return isinstance(value, str), value
 
 
+# What Hasura's parser says it expected of a value of each built-in scalar.
+_HASURA_EXPECTED = {
+    "Int": "a 32-bit integer",
+    "Float": "a float",
+    "String": "a string",
+    "Boolean": "a boolean",
+    "ID": "a String or a 32-bit integer",
+}
+_HASURA_FOUND: dict[str, str] = {"array": "a list", "object": "an object", "null": "null"}
+
+
+def _hasura_found(value: Any) -> str:
+    kind = json_kind(value)
+    return _HASURA_FOUND.get(kind, f"a {kind}")
+
+
+def _mismatch(expected: str, name: str, value: Any) -> str:
+    return f"expected {expected} for type '{name}', but found {_hasura_found(value)}"
+
+
 class InputError(ValueError):
-    def __init__(self, message: str, path: str) -> None:
+    """`message` at `path` (run_action's words), `hasura` at `hasura_path` (Hasura's parser's)."""
+
+    def __init__(self, message: str, path: str, hasura: str | None = None, hasura_path: str | None = None) -> None:
         super().__init__(message)
         self.message, self.path = message, path
+        self.hasura = message if hasura is None else hasura
+        self.hasura_path = path if hasura_path is None else hasura_path
 
 
 def validate_input(action: Action, given: dict[str, Any], view: View) -> dict[str, Any]:
@@ -53,13 +78,23 @@ def validate_input(action: Action, given: dict[str, Any], view: View) -> dict[st
     declared = {arg.name: arg for arg in action.definition.arguments}
     for name in given:
         if name not in declared:
-            raise InputError(f'unexpected argument "{name}" for action "{action.name}"', f"$.{name}")
+            raise InputError(
+                f'unexpected argument "{name}" for action "{action.name}"',
+                f"$.{name}",
+                f"'{action.name}' has no argument named '{name}'",
+                "$",
+            )
     out: dict[str, Any] = {}
     for name, arg in declared.items():
         type_ = parse_graphql_type(arg.type)
         if name not in given:
             if not type_.nullable:
-                raise InputError(f'missing required argument "{name}" of type "{arg.type}"', "$")
+                raise InputError(
+                    f'missing required argument "{name}" of type "{arg.type}"',
+                    "$",
+                    f"missing required field '{name}'",
+                    f"$.{name}",
+                )
             continue
         out[name] = _input_value(type_, given[name], f"$.{name}", view)
     return out
@@ -68,7 +103,8 @@ def validate_input(action: Action, given: dict[str, Any], view: View) -> dict[st
 def _input_value(type_: GraphQLType, value: Any, path: str, view: View) -> Any:
     if value is None:
         if not type_.nullable:
-            raise InputError("expected a non-null value, got null", path)
+            expected = "a list" if type_.of_type is not None else _expected(type_.base, view)
+            raise InputError("expected a non-null value, got null", path, _mismatch(expected, type_.base, None))
         return None
     if type_.of_type is not None:
         items = value if isinstance(value, list) else [value]
@@ -79,31 +115,67 @@ def _input_value(type_: GraphQLType, value: Any, path: str, view: View) -> Any:
         if not ok:
             whole = isinstance(value, int) and not isinstance(value, bool)
             bounds = " (a 32-bit integer)" if name == "Int" and whole else ""
-            raise InputError(f"expected a value of type {name}{bounds}, got {_kind_name(value)}", path)
+            raise InputError(
+                f"expected a value of type {name}{bounds}, got {_kind_name(value)}",
+                path,
+                _mismatch(_HASURA_EXPECTED[name], name, value),
+            )
         return coerced
     enum = view.get("enum", name)
     if isinstance(enum, EnumType):
         if not isinstance(value, str) or value not in {v.value for v in enum.values}:
-            raise InputError(f"expected a value of enum {name}, got {_shown(value)}", path)
+            hasura = (
+                f"expected one of the values {_names(v.value for v in enum.values)} for type '{name}', "
+                f"but found '{value}'"
+                if isinstance(value, str)
+                else _mismatch("an enum value", name, value)
+            )
+            raise InputError(f"expected a value of enum {name}, got {_shown(value)}", path, hasura)
         return value
     obj = view.get("input_object", name)
     if isinstance(obj, InputObjectType):
         if not isinstance(value, dict):
-            raise InputError(f"expected an object of type {name}, got {_kind_name(value)}", path)
+            raise InputError(
+                f"expected an object of type {name}, got {_kind_name(value)}", path, _mismatch("an object", name, value)
+            )
         fields = {f.name: f for f in obj.fields}
         for key in value:
             if key not in fields:
-                raise InputError(f'unexpected field "{key}" in type {name}', f"{path}.{key}")
+                raise InputError(
+                    f'unexpected field "{key}" in type {name}',
+                    f"{path}.{key}",
+                    f"field '{key}' not found in type: '{name}'",
+                )
         out = {}
         for fname, field in fields.items():
             ftype = parse_graphql_type(field.type)
             if fname not in value:
                 if not ftype.nullable:
-                    raise InputError(f'missing required field "{fname}" of type {name}', path)
+                    raise InputError(
+                        f'missing required field "{fname}" of type {name}',
+                        path,
+                        f"missing required field '{fname}'",
+                        f"{path}.{fname}",
+                    )
                 continue
             out[fname] = _input_value(ftype, value[fname], f"{path}.{fname}", view)
         return out
     return value  # a custom or Postgres scalar: passed through as given
+
+
+def _expected(name: str, view: View) -> str:
+    """What Hasura's parser expected of a value of the named type."""
+    if name in _HASURA_EXPECTED:
+        return _HASURA_EXPECTED[name]
+    if isinstance(view.get("enum", name), EnumType):
+        return "an enum value"
+    if isinstance(view.get("input_object", name), InputObjectType):
+        return "an object"
+    return "a value"
+
+
+def _names(values: Any) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
 def _shown(value: Any) -> str:
@@ -134,6 +206,8 @@ def _output_value(type_: GraphQLType, value: Any, field: str | None, view: View)
     where = f' for field "{field}"' if field else " for the action webhook response"
     if value is None:
         if not type_.nullable:
+            if field is None:  # an item of a list answered at the top
+                raise OutputError("got null for the action webhook response")
             raise OutputError(f'expecting not null value for field "{field}"')
         return None
     if type_.of_type is not None:

@@ -1,5 +1,6 @@
-"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), GET /healthz, GET /metrics,
-and the console's files at /console (GET / points there)."""
+"""The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), /v1/graphql (POST and
+its websocket), GET /healthz, GET /metrics, and the console's files at /console (GET / points
+there)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
-from handlers.context import Runtime, Session
+from handlers.context import Answer, Runtime, Session
 from handlers.dispatch import execute, is_public
 from handlers.execution.rate_limit import RateLimiter
 from handlers.execution.worker import WorkerPool
+from handlers.graphql.service import GraphQL
 from metadata.api_keys import ApiKeys
 from metadata.errors import SwitchboardError
 from metadata.runs import Runs
@@ -28,6 +30,8 @@ from metadata.store import Store
 from rpc.auth import Authenticator
 from rpc.config import Config, load_config
 from rpc.console import console_routes
+from rpc.graphql import graphql_endpoint
+from rpc.graphql_ws import graphql_socket
 from rpc.limits import PayloadTooLarge, read_body
 from rpc.logs import RequestLog
 from rpc.metrics import metrics_endpoint
@@ -46,6 +50,7 @@ def create_app(config: Config | None = None) -> Starlette:
         public_role=config.public_role,
         public_limiter=RateLimiter(config.public_rate_limit),
     )
+    graphql = GraphQL(runtime)
 
     auth = Authenticator(config, runtime.api_keys)
 
@@ -62,7 +67,7 @@ def create_app(config: Config | None = None) -> Starlette:
             if auth.jwt is not None:
                 await auth.jwt.start(http)
             workers.start()
-            store.watch(on_runs=workers.wake)
+            store.watch(on_runs=workers.wake, on_finished=graphql.watch.wake)
             janitor = asyncio.create_task(_expire_runs(runtime.runs, config.runs_retention_days))
             try:
                 yield
@@ -87,10 +92,10 @@ def create_app(config: Config | None = None) -> Starlette:
                 body = await _public_body(request, config)
                 if body is None or not is_public(body):
                     raise
-                return json_response(await execute(runtime, body, Session(role=config.public_role)))
+                return _answer(await execute(runtime, body, Session(role=config.public_role)))
             admin = session.is_admin
             body = await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
-            return json_response(await execute(runtime, body, session))
+            return _answer(await execute(runtime, body, session))
         except SwitchboardError as exc:
             return error_response(exc, admin)
         except ClientDisconnect:
@@ -113,6 +118,8 @@ def create_app(config: Config | None = None) -> Starlette:
         routes=[
             Route("/v1/query", query, methods=["POST"]),
             Route("/v1/metadata", query, methods=["POST"]),
+            Route("/v1/graphql", graphql_endpoint(graphql, auth, config), methods=["POST"]),
+            WebSocketRoute("/v1/graphql", graphql_socket(graphql, auth)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", scrape, methods=["GET"]),
             Route("/v1/metrics", scrape, methods=["GET"]),  # Hasura's path
@@ -125,6 +132,16 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.runtime = runtime
     app.state.config = config
     return app
+
+
+def _answer(result: object) -> Response:
+    """A JSON answer; a synchronous handler's Set-Cookie headers go with it, as Hasura's do."""
+    if not isinstance(result, Answer):
+        return json_response(result)
+    response = json_response(result.body)
+    for cookie in result.cookies:
+        response.headers.append("set-cookie", cookie)
+    return response
 
 
 # The most an unauthenticated request may make the server buffer to see whether it is public.

@@ -1,10 +1,13 @@
 """Shared fixtures: a fresh database on each backend (a SQLite file, a uniquely named PostgreSQL
-database dropped afterwards) and the real ASGI app, lifespan included, in-process."""
+database dropped afterwards) and the real ASGI app, lifespan included, in-process or served by a
+real uvicorn on a loopback port (for clients that need a socket: gql, websockets)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,10 +16,12 @@ from typing import Any
 import asyncpg
 import msgspec
 import pytest
+import uvicorn
 from starlette.testclient import TestClient
 
 from rpc.app import create_app
 from rpc.config import Config
+from tests.processes import free_port
 from tests.webhook import Webhook
 
 PG_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -96,3 +101,43 @@ def webhook() -> Iterator[Webhook]:
     hook = Webhook()
     yield hook
     hook.close()
+
+
+class Served:
+    """The app served by a real uvicorn (websockets included) in a thread of its own."""
+
+    def __init__(self, config: Config) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.graphql = f"{self.url}/v1/graphql"
+        self.websocket = f"ws://127.0.0.1:{self.port}/v1/graphql"
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(config), host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+
+ServeFactory = Callable[..., Served]
+
+
+@pytest.fixture
+def serve(database_url: str) -> Iterator[ServeFactory]:
+    """Servers on the same store, as separate server processes would be."""
+    started: list[Served] = []
+
+    def make(**settings: Any) -> Served:
+        started.append(Served(msgspec.convert({"database_url": database_url, **settings}, Config)))
+        return started[-1]
+
+    yield make
+    for served in reversed(started):
+        served.stop()

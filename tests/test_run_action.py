@@ -272,14 +272,15 @@ def test_async_failures_are_retried_with_retry_conf(client: TestClient, webhook:
     assert (result["status"], result["attempts"], result["output"]) == ("completed", 3, {"id": 3})
     webhook.respond("/broken", 500, {})
     define(client, webhook.url("/broken"), name="broken", kind="asynchronous")
-    result = wait_for(client, run(client, {"user": {"email": "x"}}, name="broken").json()["action_id"])
+    run_id = run(client, {"user": {"email": "x"}}, name="broken", headers=USER).json()["action_id"]
+    result = wait_for(client, run_id)
     assert result["status"] == "error"
-    assert result["errors"] == {
-        "path": "$",
-        "error": "expecting 2xx or 4xx status code, but found 500",
-        "code": "unexpected",
-    }
+    expected = {"path": "$", "error": "expecting 2xx or 4xx status code, but found 500", "code": "unexpected"}
+    assert result["errors"] == {**expected, "internal": result["errors"]["internal"]}  # admins see the exchange
+    assert result["errors"]["internal"]["response"] == {"status": 500, "body": "{}"}
     assert result["attempts"] == 1
+    # The user who started it sees the error as a synchronous run would have shown it: no internals.
+    assert query(client, "get_action_result", {"id": run_id}, headers=USER).json()["errors"] == expected
 
 
 def test_sync_runs_are_logged_when_auditing(make_client: ClientFactory, webhook: Webhook) -> None:

@@ -1,8 +1,10 @@
 """Scenario files pin every operation's wire behaviour: tests/scenarios/<operation>.yaml.
 
-A file is {config?, steps: [{description, query, status, response?, headers?, path?}]}; the steps
-run in order against a fresh server on each backend. In an expected response, "@any" matches any
-value. Every registered operation must have a file named after it that exercises it.
+A file is {config?, steps: [{description, query, status, response?, headers?, path?,
+response_headers?}]}; the steps run in order against a fresh server on each backend. In an
+expected response, "@any" matches any value. Every registered operation must have a file named
+after it that exercises it. Handlers may be `{{ACTION_WEBHOOK_HANDLER}}/...`: the handlers of
+Hasura's own action tests, on a real webhook server (tests/hasura_webhook.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import yaml
 
 from handlers.registry import OPERATIONS
 from tests.conftest import ClientFactory
+from tests.hasura_webhook import serve_hasura_actions
+from tests.webhook import Webhook
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.yaml"))
@@ -39,7 +43,10 @@ def matches(expected: Any, actual: Any) -> bool:
 
 
 @pytest.mark.parametrize("scenario", FILES, ids=[f.stem for f in FILES])
-def test_scenario(scenario: Path, make_client: ClientFactory) -> None:
+def test_scenario(
+    scenario: Path, make_client: ClientFactory, webhook: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACTION_WEBHOOK_HANDLER", serve_hasura_actions(webhook))
     spec = yaml.safe_load(scenario.read_text())
     client = make_client(**spec.get("config", {}))
     for i, step in enumerate(spec["steps"]):
@@ -54,6 +61,8 @@ def test_scenario(scenario: Path, make_client: ClientFactory) -> None:
         assert response.status_code == step["status"], f"{where}: {response.text}"
         if "response" in step:
             assert matches(step["response"], response.json()), f"{where}: got {response.text}"
+        for name, value in step.get("response_headers", {}).items():
+            assert response.headers.get_list(name) == value, f"{where}: {name} is {response.headers.get_list(name)}"
 
 
 def test_every_operation_has_scenarios() -> None:

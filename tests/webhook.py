@@ -4,8 +4,10 @@ receives (any method: transforms may change it) and answers what a test told it 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +20,11 @@ class Canned:
     body: Any = None  # JSON; ignored when raw is set
     raw: bytes | None = None
     delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)  # response headers
     # Answers for the first calls, before falling back to the above (for retries).
     first: list[tuple[int, Any]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every answer
+    # Computes (status, body) from what was received, instead of the canned status and body.
+    handler: Callable[[Received], tuple[int, Any] | Awaitable[tuple[int, Any]]] | None = None
 
 
 @dataclass
@@ -67,11 +71,14 @@ class Webhook:
             await asyncio.sleep(canned.delay)
         if canned.first:
             status, body = canned.first.pop(0)
-            return web.json_response(body, status=status)
+            return web.json_response(body, status=status, headers=canned.headers)
+        if canned.handler is not None:
+            answer = canned.handler(self.received[-1])
+            status, body = await answer if inspect.isawaitable(answer) else answer
+            return web.json_response(body, status=status, headers=canned.headers)
         if canned.raw is not None:
-            return web.Response(
-                body=canned.raw, status=canned.status, content_type="text/plain", headers=canned.headers
-            )
+            raw, status = canned.raw, canned.status
+            return web.Response(body=raw, status=status, content_type="text/plain", headers=canned.headers)
         return web.json_response(canned.body, status=canned.status, headers=canned.headers)
 
     def _serve(self, started: threading.Event) -> None:

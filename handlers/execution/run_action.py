@@ -3,14 +3,17 @@
 run_action {name, input?, dry_run?}: any role holding a permission on the action (or admin). To
 any other role the action does not exist: the same answer as an unknown name, so names do not
 leak. `input` is validated against the arguments (declared, or a table action's derived ones)
-before anything runs. A synchronous action answers {"output": ...}; an asynchronous one
-{"action_id": "<uuid>"} as soon as the run is durably queued. The action runs by its kind
-(handlers/execution/executors.py): a webhook, sql statements, or one table row.
+before anything runs. A synchronous action answers {"output": ...} (with the Set-Cookie headers
+of the handler's answer); an asynchronous one {"action_id": "<uuid>"} as soon as the run is
+durably queued. The action runs by its kind (handlers/execution/executors.py): a webhook, sql
+statements, or one table row. /v1/graphql runs its fields through the same `runnable`, `prepare`
+and `run`.
 `dry_run: true` (admin only: it shows statements and requests) answers {dry_run, kind, ...} with what
 would happen, and does nothing: the HTTP request after transforms, the statements with their
 parameters, or a table statement with the rows it would touch.
 get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
-visible to admin, and to the role and x-hasura-user-id that created the run.
+visible to admin, and to the role and x-hasura-user-id that created the run (admins also see the
+`internal` of a run's errors).
 get_action_log {action?, status?, limit?, offset?} (admin): {runs: [...]}, newest first: every
 async run, and sync runs when `audit_sync_runs` is on; each run as get_action_result shows it,
 with its `input`, `mode` (sync or async) and `role`.
@@ -30,13 +33,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from handlers.context import Call, Context, Runtime, Session
+from handlers.context import Answer, Call, Context, Runtime, Session
 from handlers.execution.executors import executor
 from handlers.execution.webhook import forwardable
 from handlers.telemetry import outcome, with_request_id
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
 from metadata.objects import View
+from metadata.runs import Run
 from metadata.strict import StoredInt, Strict
 from metadata.values import InputError, validate_input
 
@@ -60,8 +64,20 @@ class GetActionLog(Strict):
     offset: StoredInt = 0
 
 
+class InputInvalid(ValidationFailed):
+    """The input does not fit the action's arguments; `error` has both wordings of why."""
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(error.message, "$.input" + error.path[1:])
+        self.error = error
+
+
+def may_run(action: Action, session: Session) -> bool:
+    return session.is_admin or any(p.role == session.role for p in action.permissions)
+
+
 def _permitted(action: object, session: Session) -> bool:
-    return isinstance(action, Action) and (session.is_admin or any(p.role == session.role for p in action.permissions))
+    return isinstance(action, Action) and may_run(action, session)
 
 
 async def runnable(runtime: Runtime, session: Session, name: str) -> Action:
@@ -78,11 +94,21 @@ async def runnable(runtime: Runtime, session: Session, name: str) -> Action:
 
 
 def error_body(exc: SwitchboardError) -> dict[str, Any]:
-    """How a failed run records its error (the shape of an error answer)."""
+    """How a failed run records its error (the shape of an error answer, `internal` included:
+    readers other than admins get it without, as from a synchronous run)."""
     body: dict[str, Any] = {"path": exc.path, "error": exc.message, "code": exc.code}
     if exc.extensions is not None:
         body["extensions"] = exc.extensions
+    if exc.internal is not None:
+        body["internal"] = exc.internal
     return body
+
+
+def errors_for(errors: Any, session: Session) -> Any:
+    """A run's recorded errors as `session` may see them: `internal` is for admins only."""
+    if session.is_admin or not isinstance(errors, dict) or "internal" not in errors:
+        return errors
+    return {key: value for key, value in errors.items() if key != "internal"}
 
 
 async def run_action(ctx: Context, args: RunAction) -> Any:
@@ -98,30 +124,43 @@ async def start(
     runtime: Runtime, session: Session, action: Action, input: dict[str, Any], dry_run: bool = False
 ) -> Any:
     """Check the input, then run the action (or queue it, or preview it) as `session`."""
-    since = time.time()
+    call = await prepare(runtime, session, action, input)
+    if dry_run:
+        preview = await executor(action).preview(runtime, call, runtime.store.state)
+        return {"dry_run": True, "kind": action.definition.handler_kind, **preview}
+    return await run(runtime, session, call)
+
+
+async def prepare(
+    runtime: Runtime, session: Session, action: Action, input: dict[str, Any], request_query: str | None = None
+) -> Call:
+    """The call of `action` with `input` checked against its arguments (InputInvalid if not)."""
     view = runtime.store.state
     runner = executor(action)
     signed = action if runner.signature is None else await runner.signature(runtime, action, view)
     try:
         given = validate_input(signed, input, view)
     except InputError as exc:
-        raise ValidationFailed(exc.message, "$.input" + exc.path[1:]) from None
+        raise InputInvalid(exc) from None
     forwarded = forwardable(session.headers) if action.definition.forward_client_headers else {}
-    if dry_run:
-        preview = await runner.preview(runtime, Call(action, given, session.variables, forwarded), view)
-        return {"dry_run": True, "kind": action.definition.handler_kind, **preview}
+    return Call(action, given, session.variables, forwarded, request_query)
+
+
+async def run(runtime: Runtime, session: Session, call: Call) -> Any:
+    """Run a prepared call: {"output"} (an Answer when the handler set cookies), or {"action_id"}."""
+    since = time.time()
+    action = call.action
     if action.definition.is_async:
-        return {"action_id": await _queue(runtime, session, action, given, forwarded)}
-    call = Call(action, given, session.variables, forwarded)
+        return {"action_id": await _queue(runtime, session, action, call.input, call.forwarded)}
     try:
-        output = await run_call(runtime, call, view, "sync", since)
+        output = await run_call(runtime, call, runtime.store.state, "sync", since)
     except SwitchboardError as exc:
         if runtime.audit_sync_runs:
             await _audit(runtime, call, session, errors=error_body(exc))
         raise
     if runtime.audit_sync_runs:
         await _audit(runtime, call, session, output=output)
-    return {"output": output}
+    return Answer({"output": output}, call.cookies) if call.cookies else {"output": output}
 
 
 async def run_call(runtime: Runtime, call: Call, view: View, kind: str, since: float) -> Any:
@@ -188,14 +227,18 @@ async def _audit(runtime: Runtime, call: Call, session: Session, output: Any = N
     )
 
 
+def visible(run: Run | None, session: Session) -> bool:
+    """Whether `session` may read `run`: admins, and the role and user that created it."""
+    return run is not None and (
+        session.is_admin or (run.role == session.role and run.user_id == session.variables.get("x-hasura-user-id"))
+    )
+
+
 async def get_action_result(ctx: Context, args: GetActionResult) -> dict[str, Any]:
     run = await ctx.runtime.runs.get(args.id)
-    session = ctx.session
-    if run is None or not (
-        session.is_admin or (run.role == session.role and run.user_id == session.variables.get("x-hasura-user-id"))
-    ):
+    if run is None or not visible(run, ctx.session):
         raise NotExists(f'action result with id "{args.id}" does not exist', "$.id")
-    return run.result()
+    return {**run.result(), "errors": errors_for(run.errors, ctx.session)}
 
 
 async def get_action_log(ctx: Context, args: GetActionLog) -> dict[str, Any]:

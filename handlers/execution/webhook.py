@@ -1,10 +1,12 @@
 """Calling an action's webhook with Hasura's contract.
 
-POST {action: {name}, input, session_variables, request_query: null} to the handler URL
-(`{{ENV}}` resolved now), with the configured headers, and with `forward_client_headers` the
-client's headers minus Hasura's drop list (plus X-Forwarded-Host / X-Forwarded-User-Agent);
-configured headers win. A 2xx body is validated against the output type; a 4xx body
-{message, code?, extensions?} becomes the caller's 400; anything else is a 502, a timeout 504.
+POST {action: {name}, input, session_variables, request_query} to the handler URL (`{{ENV}}`
+resolved now; request_query is the GraphQL document for /v1/graphql calls, else null), with the
+configured headers, and with `forward_client_headers` the client's headers minus Hasura's drop
+list (plus X-Forwarded-Host / X-Forwarded-User-Agent); configured headers win. A 2xx body is
+validated against the output type, and its Set-Cookie headers reach the caller (as Hasura's do);
+a 4xx body {message, code?, extensions?} becomes the caller's 400; anything else is a 502, a
+timeout 504.
 `internal` (admins only) shows the handler URL as its template, never a resolved secret.
 """
 
@@ -167,6 +169,7 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
             method, url, data=data, headers=headers, timeout=_timeout(action.definition.timeout)
         ) as response:
             status, raw = response.status, await response.read()
+            cookies = response.headers.getall("Set-Cookie", ())
     except TimeoutError:
         raise HandlerTimedOut(
             f"the action handler did not answer within {action.definition.timeout} seconds",
@@ -194,9 +197,11 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
                 raise failed(TransformFailed, exc.message) from None
         try:
             assert action.definition.output_type is not None
-            return validate_output(action.definition.output_type, answer, view)
+            output = validate_output(action.definition.output_type, answer, view)
         except OutputError as exc:
             raise failed(HandlerFailed, str(exc)) from None
+        call.cookies.extend(cookies)
+        return output
     if 400 <= status < 500:
         if isinstance(answer, dict) and isinstance(answer.get("message"), str):
             code = answer.get("code")

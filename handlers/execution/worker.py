@@ -155,6 +155,7 @@ class WorkerPool(LocalWorkers):
             await self._failed(run, action, SwitchboardError(f"unexpected error: {type(exc).__name__}"))
             return
         await runtime.runs.finish(run.id, self.holder, output=output)
+        runtime.run_finished(run, output, None)
 
     async def _failed(self, run: Run, action: object, exc: SwitchboardError) -> None:
         errors = error_body(exc)
@@ -165,3 +166,4 @@ class WorkerPool(LocalWorkers):
             self.wake()
         else:
             await self.runtime.runs.finish(run.id, self.holder, errors=errors)
+            self.runtime.run_finished(run, None, errors)

@@ -1,0 +1,189 @@
+"""Per-role GraphQL schemas: the actions a role may run as root fields, built with graphql-core.
+
+* `query_root`: query actions, and for each asynchronous action `<name>(id: uuid!): <name>`, its
+  run (an object type named after the action: id, created_at, errors, output); when a role has
+  none, Hasura's `no_queries_available` field.
+* `mutation_root`: mutation actions (an asynchronous one returns the run's id, `uuid!`); absent
+  when the role has none.
+* `subscription_root`: the runs of asynchronous actions, as in query_root; absent when none.
+
+Descriptions come from action comments, argument and custom type descriptions. sql and table
+actions without an output type are no GraphQL fields (as in actions.graphql). A schema is built
+for a role when first asked for and kept until the metadata's version changes: writes never
+build schemas.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import graphql as gql
+
+from handlers.context import Runtime, Session
+from handlers.execution.executors import executor
+from handlers.execution.run_action import may_run
+from handlers.graphql.types import Types, Unresolvable
+from metadata.actions import Action
+from metadata.errors import SwitchboardError
+
+Kind = Literal["run", "start", "result"]  # run a sync action, queue an async one, read its run
+ROOTS = {"query": "query_root", "mutation": "mutation_root", "subscription": "subscription_root"}
+NO_QUERIES = (
+    "There are no queries available to the current role. Either there are no sources or remote schemas "
+    "configured, or the current role doesn't have the required permissions."
+)
+RUN_ID = "the unique id of an action"
+CACHED_DOCUMENTS = 1000  # validated documents kept per role
+CACHED_INTROSPECTIONS = 16  # introspection answers kept per role (a whole schema's is large)
+
+
+@dataclass(frozen=True)
+class RootField:
+    kind: Kind
+    action: Action
+
+
+@dataclass
+class RoleSchema:
+    schema: gql.GraphQLSchema
+    # operation type -> field name -> what the field does
+    roots: dict[str, dict[str, RootField]]
+    # (query text, operationName) -> a validated operation (handlers/graphql/document.py)
+    documents: OrderedDict[tuple[str, str | None], Any] = field(default_factory=OrderedDict)
+    # introspection answers, by (query text, operationName, variables)
+    introspection: OrderedDict[tuple[str, str | None, bytes], Any] = field(default_factory=OrderedDict)
+
+
+def remember(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int = CACHED_DOCUMENTS) -> Any:
+    """Keep `value` in a cache of at most `limit` entries, the oldest going first."""
+    cache[key] = value
+    if len(cache) > limit:
+        cache.popitem(last=False)
+    return value
+
+
+def _run_type(types: Types, action: Action) -> gql.GraphQLObjectType:
+    """Hasura's type of an asynchronous action's run: named after the action."""
+    output = action.definition.output_type
+    assert output is not None
+    return gql.GraphQLObjectType(
+        action.name,
+        lambda: {
+            "id": gql.GraphQLField(gql.GraphQLNonNull(types.scalar("uuid")), description=RUN_ID),
+            "created_at": gql.GraphQLField(
+                gql.GraphQLNonNull(types.scalar("timestamptz")),
+                description="the time at which this action was created",
+            ),
+            "errors": gql.GraphQLField(types.scalar("json"), description="errors related to the invocation"),
+            "output": gql.GraphQLField(types.ref(output, False), description="the output fields of this action"),
+        },
+        description=f'fields of action: "{action.name}"',
+    )
+
+
+def _arguments(types: Types, action: Action) -> dict[str, gql.GraphQLArgument]:
+    return {  # str(): a table action's derived argument is named by SQLAlchemy's str subclass
+        str(arg.name): gql.GraphQLArgument(types.ref(arg.type, True), description=arg.description)
+        for arg in action.definition.arguments
+    }
+
+
+# Names were checked when the metadata was written: the root fields (up to one per action) are
+# handed to graphql-core as they are, without its second pass over every name of every field.
+def _field(type_: Any, args: dict[str, gql.GraphQLArgument], description: str | None) -> gql.GraphQLField:
+    field = gql.GraphQLField(type_, description=description)
+    field.args = args
+    return field
+
+
+def _root(name: str, fields: dict[str, gql.GraphQLField], description: str) -> gql.GraphQLObjectType:
+    root = gql.GraphQLObjectType(name, fields, description=description)
+    root.__dict__["fields"] = fields  # graphql-core's cached `fields`, as it would compute them
+    return root
+
+
+def build(actions: list[Action], types: Types) -> RoleSchema:
+    fields: dict[str, dict[str, gql.GraphQLField]] = {op: {} for op in ROOTS}
+    roots: dict[str, dict[str, RootField]] = {op: {} for op in ROOTS}
+    uuid = gql.GraphQLNonNull(types.scalar("uuid"))
+    for action in sorted(actions, key=lambda a: a.name):
+        definition = action.definition
+        output = definition.output_type
+        if output is None or not types.resolves(output, False):
+            continue
+        if not all(types.resolves(arg.type, True) for arg in definition.arguments):
+            continue
+        comment = action.comment
+        if definition.is_async:
+            fields["mutation"][action.name] = _field(uuid, _arguments(types, action), comment)
+            roots["mutation"][action.name] = RootField("start", action)
+            if types.taken(action.name):  # the run's type is named after the action: no room for it
+                continue
+            run_type = _run_type(types, action)
+            for op in ("query", "subscription"):
+                fields[op][action.name] = _field(run_type, {"id": gql.GraphQLArgument(uuid, description=RUN_ID)}, None)
+                roots[op][action.name] = RootField("result", action)
+        else:
+            op = definition.type
+            fields[op][action.name] = _field(types.ref(output, False), _arguments(types, action), comment)
+            roots[op][action.name] = RootField("run", action)
+    if not fields["query"]:
+        fields["query"]["no_queries_available"] = gql.GraphQLField(
+            gql.GraphQLNonNull(gql.GraphQLString), description=NO_QUERIES
+        )
+    described = {"query": "query root", "mutation": "mutation root", "subscription": "subscription root"}
+    objects = {op: _root(ROOTS[op], fields[op], described[op]) if fields[op] else None for op in ROOTS}
+    # Valid by construction (names and types were checked when the metadata was written).
+    schema = gql.GraphQLSchema(objects["query"], objects["mutation"], objects["subscription"], assume_valid=True)
+    return RoleSchema(schema, roots)
+
+
+class Schemas:
+    """Each role's schema, kept until the metadata changes (any new resource_version)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._version = -1
+        self._roles: dict[str, RoleSchema] = {}
+
+    async def of(self, session: Session) -> RoleSchema:
+        store = self.runtime.store
+        if self._version != store.resource_version:
+            self._roles.clear()
+            self._version = store.resource_version
+        found = self._roles.get(session.role)
+        if found is None:
+            version = store.resource_version
+            actions = await self._actions(session)
+            # Tens of thousands of objects that live as long as the schema: the collector's
+            # passes over them while they are made would cost more than making them.
+            gc.disable()
+            try:
+                found = build(actions, Types(store.state))
+            finally:
+                gc.enable()
+            if version == store.resource_version:  # else it is already out of date: not kept
+                self._roles[session.role] = found
+        return found
+
+    async def _actions(self, session: Session) -> list[Action]:
+        """The actions `session`'s role may run, with the arguments a table action derives from
+        its table when it declares none (one that cannot be read now is left out)."""
+        runtime = self.runtime
+        view = runtime.store.state
+        actions = []
+        for _, item in list(view.items("action")):
+            action: Action = item.value
+            if not may_run(action, session):
+                continue
+            signature = executor(action).signature
+            if signature is not None and action.definition.output_type is not None:
+                try:
+                    action = await signature(runtime, action, view)
+                except (SwitchboardError, Unresolvable):
+                    continue
+            actions.append(action)
+        return actions

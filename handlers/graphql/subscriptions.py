@@ -1,0 +1,74 @@
+"""Subscriptions to an asynchronous action's run, pushed the moment the run finishes.
+
+A subscription answers at once with the run as it is (output and errors null while it runs), then
+again when it finishes, and stays open, as Hasura's live queries do. Nothing polls: the worker
+that finishes a run calls `RunWatch.finished` with the result, which this server's subscribers
+push without reading it back, and, on PostgreSQL, tells the other servers sharing the store
+(NOTIFY), whose subscribers read the finished run from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+from typing import Any
+
+from handlers.graphql.errors import RequestError
+from handlers.graphql.execute import Operation, finished, run_id, run_value
+from metadata.runs import Run
+from metadata.store import Store
+
+
+class _Waiter:
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.run: Run | None = None  # the finished run, when this server finished it
+
+
+class RunWatch:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._waiting: dict[str, set[_Waiter]] = {}
+
+    def finished(self, run: Run, output: Any, errors: Any) -> None:
+        """A worker of this server finished the run (Runtime.run_finished)."""
+        done = copy.copy(run)
+        done.status, done.output, done.errors = "completed" if errors is None else "error", output, errors
+        for waiter in self._waiting.get(run.id, ()):
+            waiter.run = done
+            waiter.event.set()
+        self.store.announce_finished(run.id)
+
+    def wake(self, run_id: str) -> None:
+        """Another server finished the run: its subscribers here read it from the store."""
+        for waiter in self._waiting.get(run_id, ()):
+            waiter.event.set()
+
+    async def results(self, op: Operation) -> AsyncIterator[dict[str, object]]:
+        """The subscription's answers: the run now, and again once it has finished."""
+        if op.validated.root.name != "subscription_root" or len(op.nodes) != 1:
+            raise RequestError.of("subscriptions must select one top level field")
+        node = op.nodes[0]
+        if node.name == "__typename":
+            yield {"data": {node.key: op.validated.root.name}}
+            return
+        ident = run_id(node, op.variables)
+        waiter = _Waiter()
+        # Waiting before reading: a run finishing in between is not missed.
+        self._waiting.setdefault(ident, set()).add(waiter)
+        try:
+            found = await op.runtime.runs.get(ident)
+            while True:
+                yield {"data": {node.key: run_value(op, node, found)}}
+                if finished(found):
+                    break
+                await waiter.event.wait()
+                waiter.event.clear()
+                found = waiter.run or await op.runtime.runs.get(ident)
+            await asyncio.Event().wait()  # it will not change again; open until the client stops
+        finally:
+            waiting = self._waiting[ident]
+            waiting.discard(waiter)
+            if not waiting:
+                del self._waiting[ident]

@@ -1,0 +1,206 @@
+"""The /v1/graphql websocket, in both protocols Hasura's clients speak.
+
+* `graphql-transport-ws` (graphql-ws): connection_init -> connection_ack; subscribe -> next ...
+  complete, or error (a list of errors); complete from the client stops an operation; ping/pong.
+  Closes as the protocol says: 4400 bad message, 4401 subscribe before init, 4403 refused
+  credentials, 4408 no init in time, 4409 a duplicate id, 4429 a second init.
+* `graphql-ws` (subscriptions-transport-ws, Hasura's older default, also when no subprotocol is
+  asked for): connection_init -> connection_ack + `ka` keep-alives; start -> data ... complete,
+  or error (one error); stop -> complete; connection_terminate; refused credentials are a
+  connection_error.
+
+Credentials are the handshake's headers, overridden by connection_init's `payload.headers` (or
+the payload's own string values), authenticated as /v1/query does. Queries and mutations answer
+once; a subscription answers with the run now and again when it finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from handlers.context import Session
+from handlers.graphql.errors import RequestError, error, from_switchboard
+from handlers.graphql.execute import GraphQLRequest, execute
+from handlers.graphql.service import GraphQL
+from metadata.decoding import convert
+from metadata.errors import SwitchboardError
+from rpc.auth import Authenticator
+
+log = logging.getLogger("switchboard.graphql")
+MODERN, LEGACY = "graphql-transport-ws", "graphql-ws"
+INIT_TIMEOUT = 3.0  # seconds a graphql-transport-ws client has to send connection_init
+KEEP_ALIVE = 5.0  # seconds between graphql-ws `ka` messages
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def graphql_socket(graphql: GraphQL, auth: Authenticator) -> Any:
+    async def endpoint(websocket: WebSocket) -> None:
+        offered = websocket.scope.get("subprotocols") or []
+        protocol = MODERN if MODERN in offered else LEGACY
+        await websocket.accept(subprotocol=protocol if protocol in offered else None)
+        await _Connection(websocket, protocol, graphql, auth).serve()
+
+    return endpoint
+
+
+class _Connection:
+    def __init__(self, websocket: WebSocket, protocol: str, graphql: GraphQL, auth: Authenticator) -> None:
+        self.websocket, self.graphql, self.auth = websocket, graphql, auth
+        self.modern = protocol == MODERN
+        self.session: Session | None = None
+        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.keep_alive: asyncio.Task[None] | None = None
+        self._sending = asyncio.Lock()
+        self.closed = False
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self._sending:
+            if self.closed:
+                return
+            try:
+                await self.websocket.send_text(_encode(message).decode())
+            except (WebSocketDisconnect, RuntimeError, OSError):  # the client has gone
+                self.closed = True
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code, reason)
+
+    async def serve(self) -> None:
+        try:
+            if self.modern:
+                try:
+                    first = await asyncio.wait_for(self.websocket.receive_text(), INIT_TIMEOUT)
+                except TimeoutError:
+                    return await self.close(4408, "Connection initialisation timeout")
+                if not await self.handle(first):
+                    return
+            while await self.handle(await self.websocket.receive_text()):
+                pass
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for task in [*self.operations.values(), self.keep_alive]:
+                if task is not None:
+                    task.cancel()
+
+    async def handle(self, text: str) -> bool:
+        """Act on one client message; False once the connection is to end."""
+        try:
+            message = _decode(text)
+        except msgspec.DecodeError:
+            message = {}
+        kind = message.get("type")
+        ident = message.get("id")
+        if kind == "connection_init":
+            return await self.init(message.get("payload"))
+        if kind == "ping" and self.modern:
+            await self.send({"type": "pong"})
+        elif kind == "pong" and self.modern:
+            pass
+        elif kind == ("subscribe" if self.modern else "start") and isinstance(ident, str):
+            return await self.start(ident, message.get("payload"))
+        elif kind == ("complete" if self.modern else "stop") and isinstance(ident, str):
+            task = self.operations.pop(ident, None)
+            if task is not None:
+                task.cancel()
+            if not self.modern:
+                await self.send({"type": "complete", "id": ident})
+        elif kind == "connection_terminate" and not self.modern:
+            await self.close(1000, "Normal Closure")
+            return False
+        elif self.modern:
+            await self.close(4400, "Invalid message received")
+            return False
+        else:
+            await self.send({"type": "connection_error", "payload": f"unexpected message: {text[:200]}"})
+        return True
+
+    async def init(self, payload: Any) -> bool:
+        if self.session is not None:
+            if self.modern:
+                await self.close(4429, "Too many initialisation requests")
+                return False
+            return True
+        headers = dict(self.websocket.headers)
+        if isinstance(payload, dict):
+            nested = payload.get("headers")
+            given = nested if isinstance(nested, dict) else payload
+            headers |= {str(k).lower(): v for k, v in given.items() if isinstance(v, str)}
+        try:
+            self.session = await self.auth.session(headers)
+        except SwitchboardError as exc:
+            if self.modern:
+                await self.close(4403, "Forbidden")
+            else:
+                await self.send({"type": "connection_error", "payload": exc.message})
+                await self.close(1000, "Normal Closure")
+            return False
+        await self.send({"type": "connection_ack"})
+        if not self.modern:
+            await self.send({"type": "ka"})
+            self.keep_alive = asyncio.create_task(self._keep_alive())
+        return True
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEP_ALIVE)
+            await self.send({"type": "ka"})
+
+    async def start(self, ident: str, payload: Any) -> bool:
+        if self.session is None:
+            if self.modern:
+                await self.close(4401, "Unauthorized")
+                return False
+            await self.send({"type": "connection_error", "payload": "start received before connection_init"})
+            return True
+        if ident in self.operations:
+            if self.modern:
+                await self.close(4409, f"Subscriber for {ident} already exists")
+                return False
+            await self.failed(ident, [error(f"an operation with id {ident} is already running")])
+            return True
+        task = asyncio.create_task(self.run(ident, self.session, payload))
+        self.operations[ident] = task
+        task.add_done_callback(lambda done: self._finished(ident, done))
+        return True
+
+    def _finished(self, ident: str, task: asyncio.Task[None]) -> None:
+        if self.operations.get(ident) is task:
+            del self.operations[ident]
+
+    async def failed(self, ident: str, errors: list[dict[str, Any]]) -> None:
+        """A request that could not run: `error` (one error in the older protocol)."""
+        await self.send({"type": "error", "id": ident, "payload": errors if self.modern else errors[0]})
+
+    async def result(self, ident: str, body: dict[str, Any]) -> None:
+        await self.send({"type": "next" if self.modern else "data", "id": ident, "payload": body})
+
+    async def run(self, ident: str, session: Session, payload: Any) -> None:
+        try:
+            try:
+                request = convert(payload, GraphQLRequest)
+            except SwitchboardError as exc:
+                raise RequestError(from_switchboard(exc, admin=False)) from None
+            op = await self.graphql.operation(session, request)
+            if op.kind == "subscription":
+                async for body in self.graphql.subscribe(op):
+                    await self.result(ident, body)
+            else:
+                await self.result(ident, (await execute(op)).body)
+        except RequestError as exc:
+            return await self.failed(ident, exc.errors)
+        except SwitchboardError as exc:
+            await self.result(ident, {"errors": [from_switchboard(exc, session.is_admin)]})
+        except Exception:
+            log.exception("graphql operation failed")
+            return await self.failed(ident, [error("unexpected error", code="unexpected")])
+        await self.send({"type": "complete", "id": ident})
