@@ -86,7 +86,7 @@ class ProjectError(Exception):
 
 def _load_yaml(path: Path, root: Path) -> Any:
     try:
-        data = parse_yaml(path.read_bytes())
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ProjectError(f"{_rel(path, root)}: {exc.strerror}") from None
     except FileFormatError as exc:

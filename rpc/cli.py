@@ -270,32 +270,44 @@ def reload(session: Session) -> None:
     session.emit(answer, "reloaded: " + ("consistent" if answer.get("is_consistent") else "inconsistent"))
 
 
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:10])
-    return f"{shown}, and {len(names) - 10} more" if len(names) > 10 else shown
+# What `clear` names, kind by kind: (key in its -o json answer, singular, plural).
+_KINDS = (
+    ("actions", "action", "actions"),
+    ("permissions", "permission", "permissions"),
+    ("custom_types", "custom type", "custom types"),
+    ("data_sources", "data source", "data sources"),
+    ("public_links", "public link", "public links"),
+    ("kept_sections", "kept Hasura section", "kept Hasura sections"),
+)
 
 
-def contents(document: dict[str, Any]) -> list[str]:
-    """Everything a document holds, kind by kind, as `clear` would remove it: counts and names."""
+def contents(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Everything a document holds, by kind (the kinds it has none of left out): what `clear`
+    removes."""
     actions = document.get("actions") or []
-    permissions = [f"{p.get('role')} on {a.get('name')}" for a in actions for p in a.get("permissions") or []]
-    types = [t.get("name") for section in (document.get("custom_types") or {}).values() for t in section or []]
-    sources = [s.get("name") for s in document.get("data_sources") or []]
-    links = [f"on {link.get('action')}" for link in document.get("public_links") or []]
     own = ("version", "actions", "custom_types", "data_sources", "public_links")
-    kept = [key for key, value in document.items() if key not in own and value not in ([], {}, None)]
-    parts = []
-    for count, kind, names in (
-        (len(actions), "action", [str(a.get("name")) for a in actions]),
-        (len(permissions), "permission", permissions),
-        (len(types), "custom type", [str(t) for t in types]),
-        (len(sources), "data source", [str(s) for s in sources]),
-        (len(links), "public link", links),
-        (len(kept), "kept Hasura section", kept),
-    ):
-        if count:
-            parts.append(f"{count} {kind}{'' if count == 1 else 's'} ({_names(names)})")
-    return parts
+    found = {
+        "actions": [str(a.get("name")) for a in actions],
+        "permissions": [f"{p.get('role')} on {a.get('name')}" for a in actions for p in a.get("permissions") or []],
+        "custom_types": [
+            str(t.get("name")) for section in (document.get("custom_types") or {}).values() for t in section or []
+        ],
+        "data_sources": [str(s.get("name")) for s in document.get("data_sources") or []],
+        "public_links": [f"on {link.get('action')}" for link in document.get("public_links") or []],
+        "kept_sections": [key for key, value in document.items() if key not in own and value not in ([], {}, None)],
+    }
+    return {kind: names for kind, names in found.items() if names}
+
+
+def _described(removed: dict[str, list[str]]) -> list[str]:
+    """`6 actions: a, b, ...` per kind (ten names at most)."""
+    lines = []
+    for key, one, many in _KINDS:
+        names = removed.get(key)
+        if names:
+            shown = ", ".join(names[:10]) + (f", and {len(names) - 10} more" if len(names) > 10 else "")
+            lines.append(f"{len(names)} {one if len(names) == 1 else many}: {shown}")
+    return lines
 
 
 @metadata.command()
@@ -307,22 +319,22 @@ def clear(session: Session, yes: bool) -> None:
     before = session.call("export_metadata", {}, version=2)
     version, removed = before["resource_version"], contents(before["metadata"])
     if not removed:
-        session.emit({"message": "success", "resource_version": version, "removed": []}, "nothing to clear")
+        session.emit({"message": "success", "resource_version": version, "removed": {}}, "nothing to clear")
         return
     if not yes:
         # On stderr, so that `-o json` output stays one JSON document.
-        click.echo("This removes " + "; ".join(removed) + ".", err=True)
+        click.echo("This removes:\n" + "".join(f"  {line}\n" for line in _described(removed)), nl=False, err=True)
         click.echo("Action runs and API keys are kept.", err=True)
         click.confirm("Remove all of it?", abort=True, err=True)
     # At the version just read: if the metadata changed since, the server refuses (409) rather than
     # remove something that was not named.
     answer = session.call("clear_metadata", {}, resource_version=version)
-    session.emit(
-        {**answer, "removed": removed},
-        "removed " + "; ".join(removed) + "\n"
+    text = [f"removed {line}" for line in _described(removed)]
+    text.append(
         f"cleared: resource version {answer.get('resource_version')} "
-        f"(`switchboard metadata rollback {version}` undoes it)",
+        f"(`switchboard metadata rollback {version}` undoes it)"
     )
+    session.emit({**answer, "removed": removed}, "\n".join(text))
 
 
 # --- actions -------------------------------------------------------------------------------------

@@ -292,21 +292,20 @@ def test_reload_and_clear_naming_what_it_removes(server: ServerProcess, tmp_path
     assert "consistent" in ok(server, "metadata", "reload")
     version = current_version(server)
     named = [
-        "2 actions (create_user, me)",
-        "1 permission (user on create_user)",
-        "4 custom types (UserInput, UserOutput, Date, Plan)",
-        "1 data source (shop)",
-        "1 public link (on me)",
-        "1 kept Hasura section (remote_schemas)",
+        "2 actions: create_user, me",
+        "1 permission: user on create_user",
+        "4 custom types: UserInput, UserOutput, Date, Plan",
+        "1 data source: shop",
+        "1 public link: on me",
+        "1 kept Hasura section: remote_schemas",
     ]
     refused = cli(server, "metadata", "clear", input="n\n")
     assert refused.returncode == 1 and current_version(server) == version
-    assert refused.stderr.startswith("This removes " + "; ".join(named) + ".\n"), refused.stderr
+    assert refused.stderr.startswith("This removes:\n" + "".join(f"  {n}\n" for n in named)), refused.stderr
     assert "Action runs and API keys are kept." in refused.stderr
 
     done = ok(server, "metadata", "clear", "--yes")
-    assert done == (
-        "removed " + "; ".join(named) + "\n"
+    assert done == "".join(f"removed {n}\n" for n in named) + (
         f"cleared: resource version {version + 1} (`switchboard metadata rollback {version}` undoes it)\n"
     )
     assert server.query("export_metadata", {}) == {"version": 3, "sources": []}
@@ -317,7 +316,28 @@ def test_reload_and_clear_naming_what_it_removes(server: ServerProcess, tmp_path
     ok(server, "metadata", "rollback", str(version))
     assert server.query("export_metadata", {})["public_links"] == [{"action": "me", "uuid": link}]
     answer = json.loads(ok(server, "metadata", "clear", "--yes", "-o", "json"))
-    assert answer == {"message": "success", "resource_version": version + 3, "removed": named}
+    assert answer["resource_version"] == version + 3
+    assert answer["removed"] == {
+        "actions": ["create_user", "me"],
+        "permissions": ["user on create_user"],
+        "custom_types": ["UserInput", "UserOutput", "Date", "Plan"],
+        "data_sources": ["shop"],
+        "public_links": ["on me"],
+        "kept_sections": ["remote_schemas"],
+    }
+    # Many objects: ten names per kind, and how many more.
+    many = {
+        "version": 3,
+        "actions": [
+            {"name": f"a{i:02}", "definition": {"sql": {"source": "shop", "statement": "SELECT 1"}}} for i in range(12)
+        ],
+        "data_sources": [{"name": "shop", "url": "sqlite:///shop.db"}],
+    }
+    (tmp_path / "many.json").write_text(json.dumps(many))
+    ok(server, "metadata", "apply", str(tmp_path / "many.json"))
+    assert ok(server, "metadata", "clear", "--yes").startswith(
+        "removed 12 actions: a00, a01, a02, a03, a04, a05, a06, a07, a08, a09, and 2 more\n"
+    )
 
 
 def test_session_options_are_accepted_after_the_command_too(server: ServerProcess) -> None:
