@@ -38,7 +38,7 @@ from tests.processes import ServerProcess, free_port
 
 NOT_RUN = re.compile(r"^<!--\s*not run\b.*-->\s*$")
 FENCE = re.compile(r"^```(\S*)\s*$")
-HEREDOC = re.compile(r"<<(-?)\s*['\"]?(\w+)['\"]?")
+HEREDOC = re.compile(r"(?<!<)<<(-?)\s*['\"]?(\w+)['\"]?")  # not a <<< here-string
 SERVE = re.compile(r"^switchboard serve(\s.*)?$")
 NOTE = re.compile(r"\s{2,}\(([^()]*)\)\s*$")
 EXIT = re.compile(r"exit status (\d+)")
@@ -137,6 +137,10 @@ def matches(expected: list[str], output: str) -> bool:
     return re.fullmatch("".join(parts), output.strip(), re.DOTALL) is not None
 
 
+class Stuck(AssertionError):
+    """A command that did not finish: the session cannot go on."""
+
+
 class Shell:
     """One bash session, as a reader's terminal: functions, variables and `cd` persist."""
 
@@ -169,10 +173,12 @@ class Shell:
         deadline = time.monotonic() + STEP_TIMEOUT
         while True:
             if not selector.select(max(0.0, deadline - time.monotonic())):
-                raise AssertionError(f"no answer within {STEP_TIMEOUT:.0f} s")
+                raise Stuck(
+                    f"no answer within {STEP_TIMEOUT:.0f} s (a server or another command left in the foreground?)"
+                )
             line = self.process.stdout.readline()
             if not line:
-                raise AssertionError("the shell exited")
+                raise Stuck("the shell exited")
             if line.startswith(marker):
                 return int(line.split()[-1]), output.read_text(errors="replace")
 
@@ -206,10 +212,6 @@ def _error_body(output: str) -> bool:
     return isinstance(answer, dict) and {"error", "code"} <= set(answer)
 
 
-class Broken(AssertionError):
-    """An example that does not run as the document shows."""
-
-
 def walk(markdown: str, directory: Path, keep_going: bool = False) -> tuple[int, list[str]]:
     """Run the document's examples in `directory`: (commands run, reports of those that failed:
     README line, command, the answer shown and the answer given). Stops at the first failure
@@ -235,7 +237,7 @@ def walk(markdown: str, directory: Path, keep_going: bool = False) -> tuple[int,
                     server = _run(step, shell, server, scratch, port, webhook_port)
                 except AssertionError as exc:
                     failures.append(str(exc))
-                    if not keep_going:
+                    if not keep_going or isinstance(exc, Stuck):
                         return ran, failures
     finally:
         if server is not None:
@@ -255,7 +257,10 @@ def _run(
         cwd = Path(shell.run("pwd")[1].strip())
         args = (serve.group(1) or "").split()
         return ServerProcess(cwd, *args, log=scratch / "server.log", env=shell.environment(), port=port)
-    status, output = shell.run(step.command)
+    try:
+        status, output = shell.run(step.command)
+    except Stuck as exc:
+        raise Stuck(f"{where}\n{exc}") from None
     if step.command.rstrip().endswith("&"):
         assert _listening(webhook_port, 30), f"{where}: nothing listens on the webhook's port"
     report = (
