@@ -93,7 +93,7 @@ def load_source(source: str) -> dict[str, Any]:
             except ProjectError as exc:
                 fail(str(exc), 2)
         data = sys.stdin.buffer.read() if source == "-" else path.read_bytes()
-        document = parse_file(data, path.suffix if source != "-" else "")
+        document = parse_file(data, path.suffix)
     except OSError as exc:
         fail(f"{source}: {exc.strerror}", 2)
     except FileFormatError as exc:
