@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import sqlalchemy as sa
-
 from metadata.actions import check_env_name
 from metadata.strict import Strict
 
@@ -21,6 +19,10 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgres": "postgresql+asyncpg"
 @lru_cache(maxsize=256)  # on every run of a sql/table action
 def async_url(url: str) -> str:
     """The URL with its asyncio driver; a ValueError when it is no SQLAlchemy URL."""
+    # Imported here, not at the top: the CLI reads project files through this module and should
+    # not pay for SQLAlchemy's import (the server has it loaded anyway).
+    import sqlalchemy as sa
+
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:

@@ -29,6 +29,7 @@ from graphql.language import ast
 
 from metadata.actions import DEFINITION_ORDER
 from metadata.document import SECTION_ORDER
+from metadata.files import FileFormatError, parse_yaml
 from metadata.sdl import ROOTS, TYPE_SECTIONS, SdlError, field_node, inputs, parse_sdl, print_sdl
 
 VERSION_FILE = "version.yaml"
@@ -85,11 +86,11 @@ class ProjectError(Exception):
 
 def _load_yaml(path: Path, root: Path) -> Any:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ProjectError(f"{_rel(path, root)}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ProjectError(f"{_rel(path, root)}: invalid YAML: {exc}") from None
+    except FileFormatError as exc:
+        raise ProjectError(f"{_rel(path, root)}: {exc}") from None
     return _includes(data, path.parent, root)
 
 

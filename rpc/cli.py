@@ -1,95 +1,33 @@
 """The `switchboard` command: `serve` runs the server; `metadata` and `actions` administer a running
-one over its HTTP API (`--endpoint`, `--admin-secret`).
+one over its HTTP API (`--endpoint`, `--admin-secret`, `--api-key`, `-o`: before or after the
+command).
 
 Exit status: 0 success; 1 a request the server refused (its `error` and `path` are printed), a
 server that cannot be reached, or `metadata diff` finding differences; 2 usage errors and
-project files that cannot be read.
+project files that cannot be read or written.
+
+Start-up time matters for scripts that call it in a loop: only click is imported up front; the HTTP
+client, YAML, msgspec and the project reader (GraphQL) are imported by the commands that use them.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-import yaml
 
-from metadata.project import ProjectError, read_project, write_project
-from rpc.client import Client, ConnectionFailed, ServerError
-
-DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
+from rpc.cli_session import AdminGroup, Session, fail, session_options, table
 
 
-@dataclass
-class Session:
-    client: Client
-    output: str
-
-    @property
-    def json(self) -> bool:
-        return self.output == "json"
-
-    def call(self, type_: str, args: Any = None, **extra: Any) -> Any:
-        """The server's answer, or exit 1 with its error and path (never a traceback)."""
-        try:
-            return self.client.query(type_, args, **extra)
-        except ServerError as exc:
-            if self.json:
-                click.echo(json.dumps(exc.body), err=True)
-            else:
-                click.echo(f"error: {exc.body.get('error')}", err=True)
-                for key in ("path", "code"):
-                    if exc.body.get(key) is not None:
-                        click.echo(f"  {key}: {exc.body[key]}", err=True)
-                if exc.body.get("internal") is not None:
-                    click.echo(f"  internal: {json.dumps(exc.body['internal'])}", err=True)
-            sys.exit(1)
-        except ConnectionFailed as exc:
-            fail(str(exc), 1)
-
-    def emit(self, answer: Any, text: str | None = None) -> None:
-        """`answer` as JSON with `-o json`, else `text` (or the answer, indented)."""
-        if self.json or text is None:
-            click.echo(json.dumps(answer, indent=None if self.json else 2))
-        else:
-            click.echo(text)
-
-
-def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    cells = [columns] + [["" if r.get(c) is None else str(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells)
-
-
-@click.group()
+@click.group(params=session_options(first=True))
 @click.version_option(package_name="switchboard", message="%(prog)s %(version)s")
-@click.option(
-    "--endpoint",
-    envvar="SWITCHBOARD_ENDPOINT",
-    default=DEFAULT_ENDPOINT,
-    show_default=True,
-    help="URL of the server to administer (env SWITCHBOARD_ENDPOINT).",
-)
-@click.option("--admin-secret", envvar="SWITCHBOARD_ADMIN_SECRET", help="Admin secret (env SWITCHBOARD_ADMIN_SECRET).")
-@click.option(
-    "--api-key", envvar="SWITCHBOARD_API_KEY", help="API key, instead of the secret (env SWITCHBOARD_API_KEY)."
-)
-@click.option(
-    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format."
-)
 @click.pass_context
 def main(ctx: click.Context, endpoint: str, admin_secret: str | None, api_key: str | None, output: str) -> None:
     """Switchboard: a declarative actions service."""
-    ctx.obj = Session(Client(endpoint, admin_secret, api_key), output)
+    ctx.obj = Session(endpoint, admin_secret, api_key, output)
 
 
 @main.command()
@@ -98,7 +36,6 @@ def main(ctx: click.Context, endpoint: str, admin_secret: str | None, api_key: s
 @click.option("--port", type=int, help="Overrides the `port` setting.")
 def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     """Start the server."""
-    # Imported here so that the admin commands start fast.
     from rpc.config import ConfigError, load_config
     from rpc.server import StartupFailed, serve
 
@@ -111,25 +48,56 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
 # --- metadata ------------------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(cls=AdminGroup)
 def metadata() -> None:
     """Export, apply, diff and version the server's metadata (Hasura project files)."""
 
 
+# Switchboard's own Python packages. Run from a checkout, `metadata/` is the `metadata` package, not
+# a Hasura project: exporting there would overwrite source files, and applying or diffing it would
+# read an empty project (applying it would remove every action).
+_OWN_PACKAGES = ("rpc", "handlers", "metadata")
+
+
+def refuse_own_package(target: str, instead: str) -> None:
+    """Exit 2 when TARGET is, or is inside, one of the installed Switchboard's own packages."""
+    if target == "-":
+        return
+    import importlib.util
+
+    resolved = Path(target).resolve()
+    for name in _OWN_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            package = Path(location).resolve()
+            if resolved == package or package in resolved.parents:
+                fail(
+                    f"{target} is Switchboard's own Python package `{name}` ({package}), not a Hasura project; "
+                    f"{instead}",
+                    2,
+                )
+
+
 def load_source(source: str) -> dict[str, Any]:
     """The document of a project directory, or of a JSON/YAML file (`-`: stdin)."""
+    from metadata.files import FileFormatError, parse_file
+
+    refuse_own_package(source, "use a project directory of your own, e.g. my-project/metadata")
     path = Path(source)
     try:
         if source != "-" and path.is_dir():
-            return read_project(path)
-        text = sys.stdin.read() if source == "-" else path.read_text(encoding="utf-8")
-        document = yaml.safe_load(text)  # JSON is YAML
-    except ProjectError as exc:
-        fail(str(exc), 2)
+            from metadata.project import ProjectError, read_project
+
+            try:
+                return read_project(path)
+            except ProjectError as exc:
+                fail(str(exc), 2)
+        data = sys.stdin.buffer.read() if source == "-" else path.read_bytes()
+        document = parse_file(data, path.suffix)
     except OSError as exc:
         fail(f"{source}: {exc.strerror}", 2)
-    except yaml.YAMLError as exc:
-        fail(f"{source}: invalid JSON/YAML: {exc}", 2)
+    except FileFormatError as exc:
+        fail(f"{source}: {exc}", 2)
     if not isinstance(document, dict):
         fail(f"{source}: not a metadata document", 2)
     if set(document) == {"resource_version", "metadata"}:  # export_metadata's v2 answer
@@ -161,9 +129,12 @@ def export(session: Session, target: str, format_: str | None) -> None:
     format_ = _format_of(target, format_)
     if format_ == "project" and target == "-":
         raise click.UsageError("a project is a directory; use --format json or yaml for stdout")
+    refuse_own_package(target, "export to a directory of your own, e.g. my-project/metadata")
     answer = session.call("export_metadata", {}, version=2)
     document, version = answer["metadata"], answer["resource_version"]
     if format_ == "project":
+        from metadata.project import ProjectError, write_project
+
         try:
             files = write_project(document, target)
         except (ProjectError, OSError) as exc:
@@ -176,6 +147,8 @@ def export(session: Session, target: str, format_: str | None) -> None:
     if format_ == "json":
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     else:
+        import yaml
+
         text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
     if target == "-":
         click.echo(text, nl=False)
@@ -204,6 +177,8 @@ def _describe(changes: dict[str, Any], details: bool) -> list[str]:
         for item in changes.get(key) or []:
             lines.append(f"{mark} {item['type']} {item['name']}")
             if details and key == "changed":
+                import difflib
+
                 before = json.dumps(item["from"], indent=2, sort_keys=True).splitlines()
                 after = json.dumps(item["to"], indent=2, sort_keys=True).splitlines()
                 diff = difflib.unified_diff(before, after, "server", "files", lineterm="", n=2)
@@ -295,21 +270,77 @@ def reload(session: Session) -> None:
     session.emit(answer, "reloaded: " + ("consistent" if answer.get("is_consistent") else "inconsistent"))
 
 
+# What `clear` names, kind by kind: (key in its -o json answer, singular, plural).
+_KINDS = (
+    ("actions", "action", "actions"),
+    ("permissions", "permission", "permissions"),
+    ("custom_types", "custom type", "custom types"),
+    ("data_sources", "data source", "data sources"),
+    ("public_links", "public link", "public links"),
+    ("kept_sections", "kept Hasura section", "kept Hasura sections"),
+)
+
+
+def contents(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Everything a document holds, by kind (the kinds it has none of left out): what `clear`
+    removes."""
+    actions = document.get("actions") or []
+    own = ("version", "actions", "custom_types", "data_sources", "public_links")
+    found = {
+        "actions": [str(a.get("name")) for a in actions],
+        "permissions": [f"{p.get('role')} on {a.get('name')}" for a in actions for p in a.get("permissions") or []],
+        "custom_types": [
+            str(t.get("name")) for section in (document.get("custom_types") or {}).values() for t in section or []
+        ],
+        "data_sources": [str(s.get("name")) for s in document.get("data_sources") or []],
+        "public_links": [f"on {link.get('action')}" for link in document.get("public_links") or []],
+        "kept_sections": [key for key, value in document.items() if key not in own and value not in ([], {}, None)],
+    }
+    return {kind: names for kind, names in found.items() if names}
+
+
+def _described(removed: dict[str, list[str]]) -> list[str]:
+    """`6 actions: a, b, ...` per kind (ten names at most)."""
+    lines = []
+    for key, one, many in _KINDS:
+        names = removed.get(key)
+        if names:
+            shown = ", ".join(names[:10]) + (f", and {len(names) - 10} more" if len(names) > 10 else "")
+            lines.append(f"{len(names)} {one if len(names) == 1 else many}: {shown}")
+    return lines
+
+
 @metadata.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def clear(session: Session, yes: bool) -> None:
-    """Remove all metadata (a new, empty version; roll back to undo)."""
+    """Remove all metadata (a new, empty version; roll back to undo). Names what it removes, and
+    asks first unless --yes."""
+    before = session.call("export_metadata", {}, version=2)
+    version, removed = before["resource_version"], contents(before["metadata"])
+    if not removed:
+        session.emit({"message": "success", "resource_version": version, "removed": {}}, "nothing to clear")
+        return
     if not yes:
-        click.confirm("Remove all actions, permissions and custom types?", abort=True, err=True)
-    answer = session.call("clear_metadata", {})
-    session.emit(answer, f"cleared: resource version {answer.get('resource_version')}")
+        # On stderr, so that `-o json` output stays one JSON document.
+        click.echo("This removes:\n" + "".join(f"  {line}\n" for line in _described(removed)), nl=False, err=True)
+        click.echo("Action runs and API keys are kept.", err=True)
+        click.confirm("Remove all of it?", abort=True, err=True)
+    # At the version just read: if the metadata changed since, the server refuses (409) rather than
+    # remove something that was not named.
+    answer = session.call("clear_metadata", {}, resource_version=version)
+    text = [f"removed {line}" for line in _described(removed)]
+    text.append(
+        f"cleared: resource version {answer.get('resource_version')} "
+        f"(`switchboard metadata rollback {version}` undoes it)"
+    )
+    session.emit({**answer, "removed": removed}, "\n".join(text))
 
 
 # --- actions -------------------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(cls=AdminGroup)
 def actions() -> None:
     """Run actions and read their runs."""
 

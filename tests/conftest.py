@@ -22,7 +22,15 @@ from starlette.testclient import TestClient
 from rpc.app import create_app
 from rpc.config import Config
 from tests.processes import free_port
+from tests.progress import FileProgress
 from tests.webhook import Webhook
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A line per test file as it finishes (tests/progress.py), on the process that reports."""
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(FileProgress(config), "file-progress")
+
 
 PG_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgres"]

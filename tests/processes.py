@@ -30,15 +30,26 @@ def _limit_files(count: int) -> None:
 
 class ServerProcess:
     def __init__(
-        self, cwd: Path, *serve_args: str, log: Path | None = None, max_files: int | None = None, **settings: Any
+        self,
+        cwd: Path,
+        *serve_args: str,
+        log: Path | None = None,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        max_files: int | None = None,
+        **settings: Any,
     ) -> None:
-        """`log`: the file the server logs to (else server-<port>.log in `cwd`); `max_files`: the
+        """`log`: the file the server logs to (else server-<port>.log in `cwd`); `env`: the
+        environment it starts in, as given (else this process's without its SWITCHBOARD_*
+        variables); `settings` are set as SWITCHBOARD_* variables over it; `max_files`: the
         process's file descriptor limit (soft and hard)."""
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # query() calls as admin, with the secret when the server has one.
         self.headers = {"x-hasura-admin-secret": str(settings["admin_secret"])} if "admin_secret" in settings else {}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+        if env is None:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+        env = dict(env)
         env |= {"SWITCHBOARD_LOG_LEVEL": "warning"}
         env |= {f"SWITCHBOARD_{k.upper()}": str(v) for k, v in settings.items()}
         env |= {"SWITCHBOARD_PORT": str(self.port)}

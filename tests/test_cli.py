@@ -281,16 +281,159 @@ def test_errors_print_the_server_message_and_path(server: ServerProcess, tmp_pat
     assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
 
 
-def test_reload_and_clear(server: ServerProcess, tmp_path: Path) -> None:
-    write_project(SAMPLE, tmp_path)
-    ok(server, "metadata", "apply", str(tmp_path))
+def test_reload_and_clear_naming_what_it_removes(server: ServerProcess, tmp_path: Path) -> None:
+    document = SAMPLE | {
+        "remote_schemas": [{"name": "legacy", "definition": {"url": "http://legacy"}}],
+        "data_sources": [{"name": "shop", "url": "sqlite:///shop.db"}],
+    }
+    (tmp_path / "m.yaml").write_text(json.dumps(document))  # JSON is YAML too
+    ok(server, "metadata", "apply", "--allow-inconsistent", str(tmp_path / "m.yaml"))
+    link = server.query("create_action_public_link", {"action": "me"})["uuid"]
     assert "consistent" in ok(server, "metadata", "reload")
     version = current_version(server)
+    named = [
+        "2 actions: create_user, me",
+        "1 permission: user on create_user",
+        "4 custom types: UserInput, UserOutput, Date, Plan",
+        "1 data source: shop",
+        "1 public link: on me",
+        "1 kept Hasura section: remote_schemas",
+    ]
     refused = cli(server, "metadata", "clear", input="n\n")
     assert refused.returncode == 1 and current_version(server) == version
-    ok(server, "metadata", "clear", "--yes")
-    assert "actions" not in server.query("export_metadata", {})
-    assert cli(server, "metadata", "diff", str(tmp_path)).returncode == 1
+    assert refused.stderr.startswith("This removes:\n" + "".join(f"  {n}\n" for n in named)), refused.stderr
+    assert "Action runs and API keys are kept." in refused.stderr
+
+    done = ok(server, "metadata", "clear", "--yes")
+    assert done == "".join(f"removed {n}\n" for n in named) + (
+        f"cleared: resource version {version + 1} (`switchboard metadata rollback {version}` undoes it)\n"
+    )
+    assert server.query("export_metadata", {}) == {"version": 3, "sources": []}
+    assert cli(server, "metadata", "diff", str(tmp_path / "m.yaml")).returncode == 1
+    assert ok(server, "metadata", "clear") == "nothing to clear\n"  # asks nothing when there is nothing
+    assert current_version(server) == version + 1
+
+    ok(server, "metadata", "rollback", str(version))
+    assert server.query("export_metadata", {})["public_links"] == [{"action": "me", "uuid": link}]
+    answer = json.loads(ok(server, "metadata", "clear", "--yes", "-o", "json"))
+    assert answer["resource_version"] == version + 3
+    assert answer["removed"] == {
+        "actions": ["create_user", "me"],
+        "permissions": ["user on create_user"],
+        "custom_types": ["UserInput", "UserOutput", "Date", "Plan"],
+        "data_sources": ["shop"],
+        "public_links": ["on me"],
+        "kept_sections": ["remote_schemas"],
+    }
+    # Many objects: ten names per kind, and how many more.
+    many = {
+        "version": 3,
+        "actions": [
+            {"name": f"a{i:02}", "definition": {"sql": {"source": "shop", "statement": "SELECT 1"}}} for i in range(12)
+        ],
+        "data_sources": [{"name": "shop", "url": "sqlite:///shop.db"}],
+    }
+    (tmp_path / "many.json").write_text(json.dumps(many))
+    ok(server, "metadata", "apply", str(tmp_path / "many.json"))
+    assert ok(server, "metadata", "clear", "--yes").startswith(
+        "removed 12 actions: a00, a01, a02, a03, a04, a05, a06, a07, a08, a09, and 2 more\n"
+    )
+
+
+def test_session_options_are_accepted_after_the_command_too(server: ServerProcess) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([SWITCHBOARD, *args], capture_output=True, text=True, timeout=60)
+
+    for args in (
+        ["--endpoint", server.url, "-o", "json", "metadata", "history"],
+        ["--endpoint", server.url, "metadata", "history", "-o", "json"],
+        ["metadata", "--endpoint", server.url, "history", "--output", "json"],
+        ["metadata", "history", "--endpoint", server.url, "-o", "json", "--limit", "1"],
+        [
+            "-o",
+            "table",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "metadata",
+            "history",
+            "--endpoint",
+            server.url,
+            "-o",
+            "json",
+        ],
+    ):
+        done = run(*args)
+        assert done.returncode == 0, (args, done.stderr)
+        assert json.loads(done.stdout)["versions"][0]["operation"] == "init", args
+    done = run("actions", "log", "--endpoint", server.url, "-o", "json")
+    assert done.returncode == 0 and json.loads(done.stdout)["runs"] == []
+    # The later option wins; the global one still applies when the command does not repeat it.
+    assert run("-o", "json", "--endpoint", server.url, "metadata", "status").stdout.startswith("{")
+    assert run("--endpoint", server.url, "metadata", "status", "-o", "table").stdout == "consistent\n"
+    assert "-o, --output" in run("metadata", "history", "--help").stdout
+    assert run("serve", "-o", "json").returncode == 2  # serve's options are the server's settings
+
+
+def test_own_source_packages_are_never_a_project(server: ServerProcess, tmp_path: Path) -> None:
+    """Run from a checkout, `metadata/` is Switchboard's `metadata` package, not a Hasura project."""
+    import metadata as own_package
+
+    package = Path(own_package.__file__).resolve().parent
+    checkout = package.parent
+    before = files(package)
+    ok(server, "metadata", "apply", str(_sample(tmp_path)))
+    version = current_version(server)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [SWITCHBOARD, "--endpoint", server.url, *args], capture_output=True, text=True, timeout=60, cwd=checkout
+        )
+
+    for args in (
+        ["metadata", "export", "metadata/"],
+        ["metadata", "export", "metadata"],
+        ["metadata", "export", str(package / "exported")],
+        ["metadata", "export", "metadata/m.json"],
+        ["metadata", "export", "rpc/console_assets"],
+        ["metadata", "export", "handlers/../handlers/operations"],
+        ["metadata", "apply", "metadata/"],
+        ["metadata", "diff", "metadata"],
+    ):
+        done = run(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert "is Switchboard's own Python package" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert "my-project/metadata" in done.stderr
+    assert files(package) == before  # nothing was written
+    assert not (package / "exported").exists()
+    assert current_version(server) == version  # nothing was applied
+
+    # A project directory of the user's own named metadata/ is of course fine.
+    user = tmp_path / "project"
+    user.mkdir()
+    done = subprocess.run(
+        [SWITCHBOARD, "--endpoint", server.url, "metadata", "export", "metadata/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=user,
+    )
+    assert done.returncode == 0, done.stderr
+    assert read_project(user / "metadata")["actions"] == read_project(_sample(tmp_path))["actions"]
+
+
+def _sample(tmp_path: Path) -> Path:
+    if not (tmp_path / "sample").exists():
+        write_project(SAMPLE, tmp_path / "sample")
+    return tmp_path / "sample"
+
+
+def test_apply_reads_json_and_yaml_from_stdin(server: ServerProcess) -> None:
+    import yaml
+
+    assert "+ action create_user" in cli(server, "metadata", "apply", "-", input=json.dumps(SAMPLE)).stdout
+    assert "no changes" in cli(server, "metadata", "apply", "-", input=yaml.safe_dump(SAMPLE)).stdout
+    bad = cli(server, "metadata", "apply", "-", input="{actions: [")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: -: invalid YAML") and "Traceback" not in bad.stderr
 
 
 def test_actions_run_result_log(server: ServerProcess, tmp_path: Path) -> None:
