@@ -2,6 +2,12 @@
 
 An inconsistent object is reported the way Hasura reports it:
 `{"definition", "name": "<type> <name>", "reason": "Inconsistent object: ...", "type"}`.
+
+Two kinds of problems make an action inconsistent. Those of `action_problems` (types that do not
+resolve, a missing source, ...) block a change that would introduce them, as Hasura's schema
+build does. Those of `run_problems` (a transform template that does not parse, a header reading
+a reserved variable) never block: Hasura applies a document holding them (the second only when
+inconsistency is allowed); the action is reported, and refuses to run (`run_refusal`).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, builtin
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.graphql_types import parse_graphql_type
 from metadata.objects import Key, View
+from metadata.transform_checks import template_problems
 
 
 class InconsistentMetadata(SwitchboardError):
@@ -34,7 +41,7 @@ def type_kind(view: View, name: str) -> str | None:
 def action_problems(action: Action, view: View) -> list[SwitchboardError]:
     """What keeps an action from resolving against the types in `view`; paths rooted at the action."""
     problems: list[SwitchboardError] = []
-    context = f'Inconsistent object: in action "{action.name}"; '
+    context = _context(action)
     seen: set[str] = set()
     for i, arg in enumerate(action.definition.arguments):
         if arg.name in seen:
@@ -84,6 +91,39 @@ def action_problems(action: Action, view: View) -> list[SwitchboardError]:
     return problems
 
 
+def _context(action: Action) -> str:
+    return f'Inconsistent object: in action "{action.name}"; '
+
+
+def run_problems(action: Action) -> list[str]:
+    """Reasons (naming the template field, line and column, or the header) why a stored action
+    may not run, though it blocks nothing."""
+    definition = action.definition
+    reasons = []
+    for invalid in template_problems(definition.request_transform, definition.response_transform):
+        details = "; ".join(f"{p['template']}: {p['detail']}" for p in invalid.internal)
+        reasons.append(f"{_context(action)}{invalid.message}: {details}")
+    reasons += [f"{_context(action)}{problem}" for _, problem in definition.reserved_env_uses()]
+    return reasons
+
+
+_FAILED = {"request_transform": "Request Transformation Failed", "response_transform": "Response Transformation Failed"}
+
+
+def run_refusal(action: Action) -> SwitchboardError | None:
+    """Why this action may not run (before anything is sent), or None: Hasura's words for a
+    template that does not parse (kriti's errors in `internal`), or the reserved variable (never
+    read)."""
+    definition = action.definition
+    if definition.request_transform is not None or definition.response_transform is not None:
+        for invalid in template_problems(definition.request_transform, definition.response_transform):
+            return InvalidConfiguration(_FAILED[invalid.transform], internal=invalid.internal)
+    uses = definition.reserved_env_uses()
+    if uses:
+        return InvalidConfiguration(f'action "{action.name}" cannot run: {uses[0][1]}')
+    return None
+
+
 def _is_empty(value: Any) -> bool:
     return value in (None, [], {})
 
@@ -93,8 +133,11 @@ def action_entry(action: Action, reason: str) -> dict[str, Any]:
     return {"definition": definition, "name": f"action {action.name}", "reason": reason, "type": "action"}
 
 
-def inconsistent_actions(view: View, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Inconsistent actions among `names` (all when None), in Hasura's report shape."""
+def inconsistent_actions(
+    view: View, names: Iterable[str] | None = None, *, blocking_only: bool = False
+) -> list[dict[str, Any]]:
+    """Inconsistent actions among `names` (all when None), in Hasura's report shape; with
+    `blocking_only`, only those a change may not introduce."""
     actions = (
         [item.value for _, item in view.items("action")]
         if names is None
@@ -102,9 +145,11 @@ def inconsistent_actions(view: View, names: Iterable[str] | None = None) -> list
     )
     out = []
     for action in sorted(actions, key=lambda a: a.name):
-        problems = action_problems(action, view)
-        if problems:
-            out.append(action_entry(action, problems[0].message))
+        reasons = [problem.message for problem in action_problems(action, view)]
+        if not reasons and not blocking_only:
+            reasons = run_problems(action)
+        if reasons:
+            out.append(action_entry(action, reasons[0]))
     return out
 
 
@@ -172,8 +217,8 @@ def new_inconsistencies(base: View, draft: View, changed: Iterable[Key]) -> list
         names: Iterable[str] | None = None
     else:
         names = [name for kind, name in changed if kind == "action"]
-    before = {entry["name"] for entry in inconsistent_actions(base, names)}
-    return [entry for entry in inconsistent_actions(draft, names) if entry["name"] not in before]
+    before = {entry["name"] for entry in inconsistent_actions(base, names, blocking_only=True)}
+    return [entry for entry in inconsistent_actions(draft, names, blocking_only=True) if entry["name"] not in before]
 
 
 def refuse(entries: list[dict[str, Any]], message: str) -> InconsistentMetadata:

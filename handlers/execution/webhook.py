@@ -23,6 +23,7 @@ from handlers.context import Call, Runtime
 from handlers.execution.transforms import TransformFailed, transform_response, webhook_request  # transforms
 from handlers.telemetry import REQUEST_ID_HEADER, request_id
 from metadata.actions import ENV_TEMPLATE, Action
+from metadata.consistency import run_refusal
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.objects import View
 from metadata.values import OutputError, validate_output
@@ -124,6 +125,9 @@ def _timeout(seconds: int) -> aiohttp.ClientTimeout:
 def webhook_request_of(call: Call) -> tuple[str, str, dict[str, str], bytes | None, bytes]:
     """(method, url, headers, data sent, JSON body) of a call, after transforms."""
     action = call.action
+    refused = run_refusal(action)  # a stored action that may not run: nothing is read or sent
+    if refused is not None:
+        raise refused
     url = resolve_url(action)
     headers = request_headers(action, call.forwarded)
     body = call.payload()
