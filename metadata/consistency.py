@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from metadata.actions import Action, definition_document
-from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, builtin_kind
+from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, ObjectType, builtin_kind
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.graphql_types import parse_graphql_type
 from metadata.objects import Key, View
@@ -70,6 +70,11 @@ def action_problems(action: Action, view: View) -> list[SwitchboardError]:
                     "$.definition.output_type",
                 )
             )
+        output = view.get("object", base)
+        if isinstance(output, ObjectType) and output.relationships:
+            problem = _relationship_problem(action, output, view)
+            if problem is not None:
+                problems.append(InvalidConfiguration(f"{context}{problem}"))
     runner = definition.handler_kind
     if definition.source is not None and view.get("source", definition.source) is None:
         problems.append(
@@ -89,6 +94,23 @@ def action_problems(action: Action, view: View) -> list[SwitchboardError]:
                     )
                 )
     return problems
+
+
+def _relationship_problem(action: Action, output: ObjectType, view: View) -> str | None:
+    """Hasura's limits on the relationships of an action's output object: a synchronous action's
+    may only map its scalar and enum fields; an asynchronous action's output may not have
+    object-typed fields at all when it has relationships."""
+    nested = [f.name for f in output.fields if type_kind(view, parse_graphql_type(f.type).base) == "object"]
+    if action.definition.is_async:
+        if nested:
+            names = ", ".join(f'"{name}"' for name in nested)
+            return f"Async action relations cannot be used with object fields: {names}"
+        return None
+    relationships = output.relationships or []
+    bad = [r["name"] for r in relationships if any(field in nested for field in r["field_mapping"])]
+    if bad:
+        return "Relationships cannot be defined with nested object fields: " + ", ".join(f'"{n}"' for n in bad)
+    return None
 
 
 def _context(action: Action) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.execution.table_action import check_table, table_of
 from metadata.actions import Action, ActionDefinition, check_action_name, refuse_reserved_env
-from metadata.consistency import action_problems
+from metadata.consistency import action_entry, action_problems
 from metadata.errors import AlreadyExists, InvalidConfiguration, NotExists
 from metadata.objects import Draft
 from metadata.strict import Strict
@@ -66,6 +66,8 @@ async def _save(ctx: Context, action: Action) -> None:
     draft = ctx.changing
     problems = action_problems(action, draft)
     if problems:
+        # As Hasura answers it: the action, as the inconsistent object it would be, in `internal`.
+        problems[0].internal = [action_entry(action, problems[0].message)]
         raise problems[0]
     if action.definition.table is not None:
         await _check_table(ctx, action)
