@@ -101,7 +101,8 @@ def parse_document(raw: bytes | msgspec.Raw, keep_reserved: bool = False) -> dic
             raise ParseFailed(f'unknown field "{key}"')
         with rooted(f"$.{key}"):
             if key == "actions":
-                for i, raw_action in enumerate(decode(_list, value)):
+                raw_actions: list[msgspec.Raw] = decode(_list, value)
+                for i, raw_action in enumerate(raw_actions):
                     with rooted(f"$[{i}]"):  # one by one, so a bad name is refused at its path
                         action = decode(_action, raw_action)
                         if ("action", action.name) in items:

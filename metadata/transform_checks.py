@@ -163,7 +163,8 @@ def template_problems(request: Any, response: Any) -> list[TemplateInvalid]:
     """The templates that do not parse, as the errors create_action would give (request first);
     for a stored definition (whose shapes were checked when it was decoded)."""
     out = []
-    for which, transform, check in (("request_transform", request, _request), ("response_transform", response, _response)):
+    checks = (("request_transform", request, _request), ("response_transform", response, _response))
+    for which, transform, check in checks:
         if transform is not None:
             problems: list[dict[str, Any]] = []
             check(transform, problems)

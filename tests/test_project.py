@@ -206,7 +206,9 @@ def test_sdl_keys_in_actions_yaml_are_ignored_as_the_hasura_cli_ignores_them(tmp
 def test_the_comment_comes_from_actions_yaml_only(tmp_path: Path) -> None:
     """As the Hasura CLI: actions.yaml's comment (or none), never the SDL field's description."""
     (tmp_path / "actions.graphql").write_text('type Query {\n  "described in SDL"\n  ping: String\n}\n')
-    (tmp_path / "actions.yaml").write_text("actions:\n- name: ping\n  definition:\n    kind: ''\n    handler: http://h\n")
+    (tmp_path / "actions.yaml").write_text(
+        "actions:\n- name: ping\n  definition:\n    kind: ''\n    handler: http://h\n"
+    )
     [action] = read_project(tmp_path)["actions"]
     assert "comment" not in action
     (tmp_path / "actions.yaml").write_text(

@@ -10,7 +10,8 @@ before anything runs. A synchronous action answers {"output": ...}; an asynchron
 would happen, and does nothing: the HTTP request after transforms, the statements with their
 parameters, or a table statement with the rows it would touch.
 get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
-visible to admin, and to the role and x-hasura-user-id that created the run.
+visible to admin, and to the role and x-hasura-user-id that created the run. `errors` holds the
+error as a sync caller would get it, its `internal` (Hasura's details of the call) for admins only.
 get_action_log {action?, status?, limit?, offset?} (admin): {runs: [...]}, newest first: every
 async run, and sync runs when `audit_sync_runs` is on; each run as get_action_result shows it,
 with its `input`, `mode` (sync or async) and `role`.
@@ -78,10 +79,13 @@ async def runnable(runtime: Runtime, session: Session, name: str) -> Action:
 
 
 def error_body(exc: SwitchboardError) -> dict[str, Any]:
-    """How a failed run records its error (the shape of an error answer)."""
+    """How a failed run records its error (the shape of an error answer); `internal` is kept,
+    and shown to admins only (get_action_result strips it for anyone else)."""
     body: dict[str, Any] = {"path": exc.path, "error": exc.message, "code": exc.code}
     if exc.extensions is not None:
         body["extensions"] = exc.extensions
+    if exc.internal is not None:
+        body["internal"] = exc.internal
     return body
 
 
@@ -175,7 +179,11 @@ async def get_action_result(ctx: Context, args: GetActionResult) -> dict[str, An
         session.is_admin or (run.role == session.role and run.user_id == session.variables.get("x-hasura-user-id"))
     ):
         raise NotExists(f'action result with id "{args.id}" does not exist', "$.id")
-    return run.result()
+    result = run.result()
+    if not session.is_admin and isinstance(result["errors"], dict):
+        # As Hasura (since its issue #9992): the call's details are for admins only.
+        result["errors"] = {k: v for k, v in result["errors"].items() if k != "internal"}
+    return result
 
 
 async def get_action_log(ctx: Context, args: GetActionLog) -> dict[str, Any]:

@@ -12,9 +12,11 @@ with clear_data its runs (in the same transaction).
 
 Errors: parse-failed (malformed definition, bad GraphQL name or type string at its path,
 `$.args.name` for the action's; a header or handler URL reading a reserved environment variable,
-at the header), validation-failed (a transform template that does not parse), already-exists, not-exists, invalid-configuration (a type that
-does not resolve, with the path of the argument or output type; an undefined source; a table
-that is not there), 502 (a table action's source cannot be reached).
+at the header), validation-failed (a transform template that does not parse), already-exists,
+not-exists, invalid-configuration (a type that does not resolve, with the path of the argument
+or output type; relationships of the output type Hasura does not allow for this action; an
+undefined source; a table that is not there; the action, as an inconsistent object, in
+`internal`), 502 (a table action's source cannot be reached).
 """
 
 from __future__ import annotations

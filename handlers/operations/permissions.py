@@ -5,7 +5,8 @@ Hasura, the newest permission comes first in the action's list. Hasura accepts a
 `definition` ({"select": {"filter": {}}}) and drops it; Switchboard keeps it and exports it back.
 drop_action_permission {action, role}: takes it back.
 
-Errors: parse-failed (`$.args.action` for an action name that is no GraphQL name); not-exists (no such action, or no such permission); already-exists.
+Errors: parse-failed (`$.args.action` for an action name that is no GraphQL name); not-exists
+(no such action, or no such permission); already-exists.
 Unlike Hasura, a permission on a missing action is an error rather than a silent no-op.
 """
 
