@@ -22,6 +22,7 @@ from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, ObjectT
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.graphql_types import parse_graphql_type
 from metadata.objects import Key, View
+from metadata.roles import missing_parents
 from metadata.transform_checks import template_problems
 
 
@@ -226,7 +227,7 @@ def dangling_links(view: View) -> list[dict[str, Any]]:
 
 
 def inconsistent_objects(view: View) -> list[dict[str, Any]]:
-    return inconsistent_actions(view) + dangling_links(view) + unserved_sections(view)
+    return inconsistent_actions(view) + dangling_links(view) + missing_parents(view) + unserved_sections(view)
 
 
 def new_inconsistencies(base: View, draft: View, changed: Iterable[Key]) -> list[dict[str, Any]]:

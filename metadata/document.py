@@ -17,6 +17,7 @@ from metadata.decoding import decode
 from metadata.errors import AlreadyExists, ParseFailed, rooted
 from metadata.objects import Item, Key, View, make_item
 from metadata.public_links import PublicLink
+from metadata.roles import InheritedRole
 
 CURRENT_VERSION = 3
 
@@ -42,6 +43,7 @@ class NamedList(NamedTuple):
 
 
 NAMED_LISTS = {
+    "inherited_roles": NamedList("inherited_role", "role_name", msgspec.json.Decoder(list[InheritedRole])),
     "data_sources": NamedList("source", "name", msgspec.json.Decoder(list[DataSource])),
     "public_links": NamedList("public_link", "action", msgspec.json.Decoder(list[PublicLink])),
 }

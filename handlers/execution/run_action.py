@@ -1,6 +1,7 @@
 """run_action, get_action_result, get_action_log: running actions and reading their runs.
 
-run_action {name, input?, dry_run?}: any role holding a permission on the action (or admin). To
+run_action {name, input?, dry_run?}: any role holding a permission on the action, an inherited
+role one of whose parents does (metadata/roles.py), or admin. To
 any other role the action does not exist: the same answer as an unknown name, so names do not
 leak. `input` is validated against the arguments (declared, or a table action's derived ones)
 before anything runs. A synchronous action answers {"output": ...}; an asynchronous one
@@ -38,6 +39,7 @@ from handlers.telemetry import outcome, with_request_id
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
 from metadata.objects import View
+from metadata.roles import may_run
 from metadata.strict import StoredInt, Strict
 from metadata.values import InputError, validate_input
 
@@ -61,18 +63,20 @@ class GetActionLog(Strict):
     offset: StoredInt = 0
 
 
-def _permitted(action: object, session: Session) -> bool:
-    return isinstance(action, Action) and (session.is_admin or any(p.role == session.role for p in action.permissions))
+def _permitted(action: object, session: Session, view: View) -> bool:
+    """The one permission check of every front door: admin, a permission of the role's own, or
+    (an inherited role) one of its parents' (metadata/roles.py)."""
+    return isinstance(action, Action) and (session.is_admin or may_run(view, session.role, action))
 
 
 async def runnable(runtime: Runtime, session: Session, name: str) -> Action:
     """The action, from the in-memory view; on a miss, another server may just have defined it
     (or granted the permission), so catch up once before saying it does not exist."""
     action = runtime.store.state.get("action", name)
-    if not _permitted(action, session):
+    if not _permitted(action, session, runtime.store.state):
         await runtime.store.sync()
         action = runtime.store.state.get("action", name)
-    if not _permitted(action, session):
+    if not _permitted(action, session, runtime.store.state):
         raise NotExists(f'action with name "{name}" does not exist', "$.name")
     assert isinstance(action, Action)
     return action

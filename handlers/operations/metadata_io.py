@@ -35,6 +35,7 @@ from metadata.decoding import decode
 from metadata.diff import describe
 from metadata.document import build_document, parse_document
 from metadata.errors import rooted
+from metadata.roles import refuse_cycles
 from metadata.strict import StoredInt, Strict
 
 
@@ -80,6 +81,7 @@ async def replace_metadata(ctx: Context, args: msgspec.Raw) -> Changed | None:
     # A dry run works on a copy, so it changes nothing, inside a bulk too.
     draft = ctx.changing.copy() if options and options.dry_run else ctx.changing
     draft.replace(items)
+    refuse_cycles(draft)  # as Hasura: whatever inconsistency is allowed
 
     broken = inconsistent_actions(draft, blocking_only=True)
     if broken and not (options and options.allow_inconsistent_metadata):
