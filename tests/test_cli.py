@@ -421,7 +421,13 @@ def test_a_hasura_cli_project_applies_as_the_hasura_cli_builds_it(server: Server
 
     document = server.query("export_metadata", {})
     actions = {a["name"]: a for a in document["actions"]}
-    assert actions["me"]["definition"] == {"handler": "{{BASE}}/me", "output_type": "Me", "arguments": [{"name": "since", "type": "timestamptz"}], "type": "query"}  # fmt: skip
+    since = [{"name": "since", "type": "timestamptz"}]
+    assert actions["me"]["definition"] == {
+        "handler": "{{BASE}}/me",
+        "output_type": "Me",
+        "arguments": since,
+        "type": "query",
+    }
     assert actions["sign_up"]["definition"]["kind"] == "synchronous"
     assert actions["sign_up"]["permissions"] == [{"role": "user", "definition": {"select": {"filter": {}}}}]
     assert document["inherited_roles"] == [{"role_name": "staff", "role_set": ["user", "admin_like"]}]
