@@ -139,8 +139,9 @@ def run_refusal(action: Action) -> SwitchboardError | None:
     read)."""
     definition = action.definition
     if definition.request_transform is not None or definition.response_transform is not None:
-        for invalid in template_problems(definition.request_transform, definition.response_transform):
-            return InvalidConfiguration(_FAILED[invalid.transform], internal=invalid.internal)
+        invalid = template_problems(definition.request_transform, definition.response_transform)
+        if invalid:
+            return InvalidConfiguration(_FAILED[invalid[0].transform], internal=invalid[0].internal)
     uses = definition.reserved_env_uses()
     if uses:
         return InvalidConfiguration(f'action "{action.name}" cannot run: {uses[0][1]}')
