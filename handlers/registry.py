@@ -18,6 +18,7 @@ from handlers.operations import (
     data_sources,
     history,
     inconsistency,
+    inherited_roles,
     listing,
     metadata_io,
     permissions,
@@ -25,6 +26,7 @@ from handlers.operations import (
 )
 from handlers.operations import test_webhook_transform as transform_preview
 from metadata.data_sources import DataSource
+from metadata.roles import InheritedRole
 
 Run = Callable[[Context, Any], Awaitable[Any]]
 
@@ -53,6 +55,10 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "drop_action_permission": Operation(
         permissions.drop_action_permission, permissions.DropActionPermission, modifies=True
+    ),
+    "add_inherited_role": Operation(inherited_roles.add_inherited_role, InheritedRole, modifies=True),
+    "drop_inherited_role": Operation(
+        inherited_roles.drop_inherited_role, inherited_roles.DropInheritedRole, modifies=True
     ),
     "set_custom_types": Operation(custom_types.set_custom_types, custom_types.CustomTypes, modifies=True),
     "export_metadata": Operation(metadata_io.export_metadata, metadata_io.ExportMetadata, modifies=False),

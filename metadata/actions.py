@@ -8,30 +8,50 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
+from metadata.errors import ParseFailed
 from metadata.graphql_types import check_name, check_type
 from metadata.sql_template import SqlTemplate
 from metadata.strict import Strict
-from metadata.transform_checks import validate_transforms
+from metadata.transform_checks import check_transform_shapes
 
 DEFAULT_TIMEOUT = 30
 
 # Headers may not read the service's own settings (admin secret, database URL) out of the
 # environment; Hasura refuses its own HASURA_GRAPHQL_* the same way.
-RESERVED_ENV_PREFIXES = ("SWITCHBOARD_", "HASURA_GRAPHQL_")
+RESERVED_ENV_PREFIXES = ("HASURA_GRAPHQL_", "SWITCHBOARD_")
 # `{{NAME}}` in a handler URL. The name excludes braces, so a scan is linear whatever the text
 # (a run of `{` made the earlier `[^}\s]+` backtrack quadratically).
 ENV_TEMPLATE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 
 
+def reserved_env_problem(name: str, where: str) -> str | None:
+    """Hasura's words for a reserved variable (`... not allowed in value_from_env: HASURA_GRAPHQL_X`)."""
+    upper = name.strip().upper()
+    for prefix in RESERVED_ENV_PREFIXES:
+        if upper.startswith(prefix):
+            return f'env variables starting with "{prefix}" are not allowed in {where}: {name}'
+    return None
+
+
 def check_env_name(name: str, where: str) -> None:
-    if name.strip().upper().startswith(RESERVED_ENV_PREFIXES):
-        raise ValueError(
-            f'env variables starting with "SWITCHBOARD_" or "HASURA_GRAPHQL_" are not allowed in {where}: {name}'
-        )
+    problem = reserved_env_problem(name, where)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def check_action_name(name: str, field: str = "name") -> None:
+    """An action name must be a GraphQL name: parse-failed at the field holding it, as Hasura's
+    parser says it (`$.args.name`, `$.args.action`, `$.args[2].args.name` in a bulk). Raised as
+    a ParseFailed, which msgspec passes through a Struct's __post_init__ with its own path, so
+    only top-level payloads (or items decoded one by one) use it."""
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise ParseFailed(str(exc), f"$.{field}") from None
 
 
 # Hasura's role names are non-empty text.
@@ -58,8 +78,8 @@ class Header(Strict):
             raise ValueError("expecting value or value_from_env keys")
         if self.value is not None and self.value_from_env is not None:
             raise ValueError("expecting only one of value or value_from_env keys")
-        if self.value_from_env is not None:
-            check_env_name(self.value_from_env, "value_from_env")
+        # A reserved variable is checked by whoever decodes the definition (ActionDefinition.
+        # reserved_env_uses): refused by create_action, kept and reported by an allowed replace.
 
 
 class RetryConf(Strict):
@@ -127,8 +147,13 @@ class ActionDefinition(Strict):
     # Hasura ignores `kind` on queries (its CLI even writes `kind: ""` there), so it stays a
     # plain string here and is normalised below.
     kind: str | None = None
-    arguments: list[ArgumentDefinition] = []
-    headers: list[Header] = []
+    # Hasura reads `arguments: null` and `headers: null` (its own tests send them) as absent.
+    if TYPE_CHECKING:  # what readers see: normalised by __post_init__
+        arguments: list[ArgumentDefinition] = []
+        headers: list[Header] = []
+    else:
+        arguments: list[ArgumentDefinition] | None = []
+        headers: list[Header] | None = []
     forward_client_headers: bool = False
     timeout: int = DEFAULT_TIMEOUT
     request_transform: dict[str, Any] | None = None
@@ -136,6 +161,10 @@ class ActionDefinition(Strict):
     retry_conf: RetryConf | None = None
 
     def __post_init__(self) -> None:
+        if self.arguments is None:
+            self.arguments = []
+        if self.headers is None:
+            self.headers = []
         runners = sum(x is not None for x in (self.handler, self.sql, self.table))
         if runners == 0:
             raise ValueError('key "handler" not found')
@@ -163,12 +192,25 @@ class ActionDefinition(Strict):
             raise ValueError("asynchronous actions are only supported for mutations")
         if self.timeout < 0:
             raise ValueError("timeout value cannot be negative")
-        if self.handler is not None:
-            if not self.handler.strip():
-                raise ValueError("the handler must not be empty")
-            for match in ENV_TEMPLATE.finditer(self.handler):
-                check_env_name(match.group(1), "the handler URL")
-        validate_transforms(self.request_transform, self.response_transform)
+        if self.handler is not None and not self.handler.strip():
+            raise ValueError("the handler must not be empty")
+        # Templates are parsed apart (transform_checks.template_problems), as Hasura does.
+        check_transform_shapes(self.request_transform, self.response_transform)
+
+    def reserved_env_uses(self) -> list[tuple[str, str]]:
+        """(path in the definition, Hasura's message) of each header or handler URL that reads a
+        reserved variable (HASURA_GRAPHQL_*, SWITCHBOARD_*)."""
+        uses = []
+        for i, header in enumerate(self.headers):
+            if header.value_from_env is not None:
+                problem = reserved_env_problem(header.value_from_env, "value_from_env")
+                if problem is not None:
+                    uses.append((f"$.headers[{i}]", problem))
+        for match in ENV_TEMPLATE.finditer(self.handler or ""):
+            problem = reserved_env_problem(match.group(1), "the handler URL")
+            if problem is not None:
+                uses.append(("$.handler", problem))
+        return uses
 
     @property
     def is_async(self) -> bool:
@@ -184,9 +226,21 @@ class ActionDefinition(Strict):
         return None if runner is None else runner.source
 
 
+def refuse_reserved_env(definition: ActionDefinition) -> None:
+    """Hasura's parse error at the first header (or handler URL) reading a reserved variable;
+    paths are rooted at the object holding `definition`."""
+    uses = definition.reserved_env_uses()
+    if uses:
+        path, problem = uses[0]
+        raise ParseFailed(problem, "$.definition" + path[1:])
+
+
 class ActionPermission(Strict):
     role: RoleName
     comment: str | None = None
+    # Hasura accepts (and drops) a table-style `definition`; Switchboard keeps it and exports it
+    # back as given, so nothing a user wrote is lost. It grants nothing more than the role.
+    definition: Any = None
 
 
 class Action(Strict):
@@ -196,7 +250,7 @@ class Action(Strict):
     permissions: list[ActionPermission] = []
 
     def __post_init__(self) -> None:
-        check_name(self.name)
+        check_action_name(self.name)
 
 
 # Hasura's export order of a definition's keys (Switchboard's `sql` and `table` after `handler`).

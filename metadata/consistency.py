@@ -2,6 +2,12 @@
 
 An inconsistent object is reported the way Hasura reports it:
 `{"definition", "name": "<type> <name>", "reason": "Inconsistent object: ...", "type"}`.
+
+Two kinds of problems make an action inconsistent. Those of `action_problems` (types that do not
+resolve, a missing source, ...) block a change that would introduce them, as Hasura's schema
+build does. Those of `run_problems` (a transform template that does not parse, a header reading
+a reserved variable) never block: Hasura applies a document holding them (the second only when
+inconsistency is allowed); the action is reported, and refuses to run (`run_refusal`).
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from typing import Any
 import msgspec
 
 from metadata.actions import Action, definition_document
-from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, builtin_kind
+from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, ObjectType, builtin_kind
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.graphql_types import parse_graphql_type
 from metadata.objects import Key, View
+from metadata.roles import missing_parents
+from metadata.transform_checks import template_problems
 
 
 class InconsistentMetadata(SwitchboardError):
@@ -34,7 +42,7 @@ def type_kind(view: View, name: str) -> str | None:
 def action_problems(action: Action, view: View) -> list[SwitchboardError]:
     """What keeps an action from resolving against the types in `view`; paths rooted at the action."""
     problems: list[SwitchboardError] = []
-    context = f'Inconsistent object: in action "{action.name}"; '
+    context = _context(action)
     seen: set[str] = set()
     for i, arg in enumerate(action.definition.arguments):
         if arg.name in seen:
@@ -63,6 +71,11 @@ def action_problems(action: Action, view: View) -> list[SwitchboardError]:
                     "$.definition.output_type",
                 )
             )
+        output = view.get("object", base)
+        if isinstance(output, ObjectType) and output.relationships:
+            problem = _relationship_problem(action, output, view)
+            if problem is not None:
+                problems.append(InvalidConfiguration(f"{context}{problem}"))
     runner = definition.handler_kind
     if definition.source is not None and view.get("source", definition.source) is None:
         problems.append(
@@ -84,6 +97,57 @@ def action_problems(action: Action, view: View) -> list[SwitchboardError]:
     return problems
 
 
+def _relationship_problem(action: Action, output: ObjectType, view: View) -> str | None:
+    """Hasura's limits on the relationships of an action's output object: a synchronous action's
+    may only map its scalar and enum fields; an asynchronous action's output may not have
+    object-typed fields at all when it has relationships."""
+    nested = [f.name for f in output.fields if type_kind(view, parse_graphql_type(f.type).base) == "object"]
+    if action.definition.is_async:
+        if nested:
+            names = ", ".join(f'"{name}"' for name in nested)
+            return f"Async action relations cannot be used with object fields: {names}"
+        return None
+    relationships = output.relationships or []
+    bad = [r["name"] for r in relationships if any(field in nested for field in r["field_mapping"])]
+    if bad:
+        return "Relationships cannot be defined with nested object fields: " + ", ".join(f'"{n}"' for n in bad)
+    return None
+
+
+def _context(action: Action) -> str:
+    return f'Inconsistent object: in action "{action.name}"; '
+
+
+def run_problems(action: Action) -> list[str]:
+    """Reasons (naming the template field, line and column, or the header) why a stored action
+    may not run, though it blocks nothing."""
+    definition = action.definition
+    reasons = []
+    for invalid in template_problems(definition.request_transform, definition.response_transform):
+        details = "; ".join(f"{p['template']}: {p['detail']}" for p in invalid.internal)
+        reasons.append(f"{_context(action)}{invalid.message}: {details}")
+    reasons += [f"{_context(action)}{problem}" for _, problem in definition.reserved_env_uses()]
+    return reasons
+
+
+_FAILED = {"request_transform": "Request Transformation Failed", "response_transform": "Response Transformation Failed"}
+
+
+def run_refusal(action: Action) -> SwitchboardError | None:
+    """Why this action may not run (before anything is sent), or None: Hasura's words for a
+    template that does not parse (kriti's errors in `internal`), or the reserved variable (never
+    read)."""
+    definition = action.definition
+    if definition.request_transform is not None or definition.response_transform is not None:
+        invalid = template_problems(definition.request_transform, definition.response_transform)
+        if invalid:
+            return InvalidConfiguration(_FAILED[invalid[0].transform], internal=invalid[0].internal)
+    uses = definition.reserved_env_uses()
+    if uses:
+        return InvalidConfiguration(f'action "{action.name}" cannot run: {uses[0][1]}')
+    return None
+
+
 def _is_empty(value: Any) -> bool:
     return value in (None, [], {})
 
@@ -93,8 +157,11 @@ def action_entry(action: Action, reason: str) -> dict[str, Any]:
     return {"definition": definition, "name": f"action {action.name}", "reason": reason, "type": "action"}
 
 
-def inconsistent_actions(view: View, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Inconsistent actions among `names` (all when None), in Hasura's report shape."""
+def inconsistent_actions(
+    view: View, names: Iterable[str] | None = None, *, blocking_only: bool = False
+) -> list[dict[str, Any]]:
+    """Inconsistent actions among `names` (all when None), in Hasura's report shape; with
+    `blocking_only`, only those a change may not introduce."""
     actions = (
         [item.value for _, item in view.items("action")]
         if names is None
@@ -102,9 +169,11 @@ def inconsistent_actions(view: View, names: Iterable[str] | None = None) -> list
     )
     out = []
     for action in sorted(actions, key=lambda a: a.name):
-        problems = action_problems(action, view)
-        if problems:
-            out.append(action_entry(action, problems[0].message))
+        reasons = [problem.message for problem in action_problems(action, view)]
+        if not reasons and not blocking_only:
+            reasons = run_problems(action)
+        if reasons:
+            out.append(action_entry(action, reasons[0]))
     return out
 
 
@@ -159,7 +228,7 @@ def dangling_links(view: View) -> list[dict[str, Any]]:
 
 
 def inconsistent_objects(view: View) -> list[dict[str, Any]]:
-    return inconsistent_actions(view) + dangling_links(view) + unserved_sections(view)
+    return inconsistent_actions(view) + dangling_links(view) + missing_parents(view) + unserved_sections(view)
 
 
 def new_inconsistencies(base: View, draft: View, changed: Iterable[Key]) -> list[dict[str, Any]]:
@@ -172,8 +241,8 @@ def new_inconsistencies(base: View, draft: View, changed: Iterable[Key]) -> list
         names: Iterable[str] | None = None
     else:
         names = [name for kind, name in changed if kind == "action"]
-    before = {entry["name"] for entry in inconsistent_actions(base, names)}
-    return [entry for entry in inconsistent_actions(draft, names) if entry["name"] not in before]
+    before = {entry["name"] for entry in inconsistent_actions(base, names, blocking_only=True)}
+    return [entry for entry in inconsistent_actions(draft, names, blocking_only=True) if entry["name"] not in before]
 
 
 def refuse(entries: list[dict[str, Any]], message: str) -> InconsistentMetadata:

@@ -10,13 +10,14 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from metadata.actions import Action
+from metadata.actions import Action, refuse_reserved_env
 from metadata.custom_types import SECTION_OF_KIND, TYPE_KINDS, CustomTypes, validate_custom_types
 from metadata.data_sources import DataSource
 from metadata.decoding import decode
 from metadata.errors import AlreadyExists, ParseFailed, rooted
 from metadata.objects import Item, Key, View, make_item
 from metadata.public_links import PublicLink
+from metadata.roles import InheritedRole
 
 CURRENT_VERSION = 3
 
@@ -42,12 +43,14 @@ class NamedList(NamedTuple):
 
 
 NAMED_LISTS = {
+    "inherited_roles": NamedList("inherited_role", "role_name", msgspec.json.Decoder(list[InheritedRole])),
     "data_sources": NamedList("source", "name", msgspec.json.Decoder(list[DataSource])),
     "public_links": NamedList("public_link", "action", msgspec.json.Decoder(list[PublicLink])),
 }
 
 _document = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_actions = msgspec.json.Decoder(list[Action])
+_list = msgspec.json.Decoder(list[msgspec.Raw])
+_action = msgspec.json.Decoder(Action)
 _custom_types = msgspec.json.Decoder(CustomTypes)
 _any = msgspec.json.Decoder()
 
@@ -79,11 +82,13 @@ def build_document(view: View) -> dict[str, Any]:
     return {key: sections[key] for key in sorted(sections, key=_order)}
 
 
-def parse_document(raw: bytes | msgspec.Raw) -> dict[Key, Item]:
+def parse_document(raw: bytes | msgspec.Raw, keep_reserved: bool = False) -> dict[Key, Item]:
     """Objects of a Hasura document. Paths in errors are rooted at the document.
 
     What an export writes by default (`version: 3`, `sources: []`) is not stored, so applying an
-    exported document back changes nothing.
+    exported document back changes nothing. A header reading a reserved variable is refused as
+    Hasura's parser refuses it, at the header, unless `keep_reserved` (inconsistency allowed):
+    then the action is kept, and reported as inconsistent.
     """
     top = decode(_document, raw)
     with rooted("$.version"):
@@ -98,10 +103,14 @@ def parse_document(raw: bytes | msgspec.Raw) -> dict[Key, Item]:
             raise ParseFailed(f'unknown field "{key}"')
         with rooted(f"$.{key}"):
             if key == "actions":
-                actions: list[Action] = decode(_actions, value)
-                for i, action in enumerate(actions):
-                    if ("action", action.name) in items:
-                        raise AlreadyExists(f'action with name "{action.name}" already exists', f"$[{i}].name")
+                raw_actions: list[msgspec.Raw] = decode(_list, value)
+                for i, raw_action in enumerate(raw_actions):
+                    with rooted(f"$[{i}]"):  # one by one, so a bad name is refused at its path
+                        action = decode(_action, raw_action)
+                        if ("action", action.name) in items:
+                            raise AlreadyExists(f'action with name "{action.name}" already exists', "$.name")
+                        if not keep_reserved:
+                            refuse_reserved_env(action.definition)
                     items[("action", action.name)] = make_item("action", action)
             elif key == "custom_types":
                 items.update(custom_type_items(decode(_custom_types, value)))

@@ -16,10 +16,11 @@ from metadata.actions import Action, action_document
 from metadata.custom_types import TYPE_KINDS
 from metadata.data_sources import DataSource
 from metadata.public_links import PublicLink
+from metadata.roles import InheritedRole
 
 # `section` holds a top-level key of a Hasura document that Switchboard keeps but does not serve.
-# Public links are named by their action (one link per action).
-KINDS = ("action", *TYPE_KINDS, "source", "public_link", "section")
+# Public links are named by their action (one link per action), inherited roles by their name.
+KINDS = ("action", *TYPE_KINDS, "source", "public_link", "inherited_role", "section")
 
 Key = tuple[str, str]
 
@@ -29,6 +30,7 @@ _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     **{kind: msgspec.json.Decoder(struct) for kind, struct in TYPE_KINDS.items()},
     "source": msgspec.json.Decoder(DataSource),
     "public_link": msgspec.json.Decoder(PublicLink),
+    "inherited_role": msgspec.json.Decoder(InheritedRole),
     "section": msgspec.json.Decoder(),
 }
 

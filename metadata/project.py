@@ -4,7 +4,10 @@ A project is the `metadata/` folder the Hasura CLI writes: `version.yaml`, `acti
 action's definition without arguments, output type and type; its permissions and comment; the
 custom type names, with object relationships) and `actions.graphql` (SDL: the actions as fields of
 `type Mutation` / `type Query`, with their arguments and output types, and the custom types with
-their descriptions). Sections Switchboard keeps but does not serve go to the files the Hasura CLI
+their descriptions). Reading follows the Hasura CLI's own build: an action's type, arguments and
+output type come from actions.graphql (actions.yaml values for them are ignored, never refused);
+kind (`kind: ""` included), handler, headers, timeout, transforms, comment and permissions from
+actions.yaml. Sections Switchboard keeps but does not serve go to the files the Hasura CLI
 uses for them (`databases/databases.yaml`, `remote_schemas.yaml`, ...).
 
 Beyond Hasura: Switchboard's own sections go to `data_sources.yaml` and `public_links.yaml`. A
@@ -158,19 +161,16 @@ def read_project(directory: str | Path) -> dict[str, Any]:
             raise ProjectError(f'{ACTIONS_FILE}: action "{name}" is listed twice')
         seen.add(name)
         definition = dict(_mapping(entry.get("definition"), f'{ACTIONS_FILE}: action "{name}" definition'))
-        described = None
         if name in fields:
+            # As the Hasura CLI builds it: type, arguments and output type come from the SDL
+            # (values actions.yaml also gives for them are ignored), the rest from actions.yaml.
             action_type, field = fields.pop(name)
-            for key in _SDL_KEYS:
-                if key in definition:
-                    raise ProjectError(f'{ACTIONS_FILE}: action "{name}": "{key}" belongs in {SDL_FILE}')
             arguments = inputs(field.arguments)
-            definition |= {
+            definition = {k: v for k, v in definition.items() if k not in _SDL_KEYS} | {
                 **({"arguments": arguments} if arguments else {}),
                 "output_type": graphql.print_ast(field.type),
                 "type": action_type,
             }
-            described = field.description.value if field.description else None
         elif not any(key in definition for key in _NO_OUTPUT_RUNNERS):
             raise ProjectError(f'{ACTIONS_FILE}: action "{name}" is not declared in {SDL_FILE}')
         elif "output_type" in definition:
@@ -180,7 +180,7 @@ def read_project(directory: str | Path) -> dict[str, Any]:
             )
         # else: a sql/table action without an output type; actions.yaml holds all of it.
         action = {"name": name, "definition": _ordered(definition, DEFINITION_ORDER)}
-        comment = entry.get("comment", described)
+        comment = entry.get("comment")  # as the Hasura CLI: actions.yaml's, never the SDL's description
         if comment is not None:
             action["comment"] = comment
         for key, value in entry.items():

@@ -186,14 +186,60 @@ class OutputError(ValueError):
     pass
 
 
+_WHOLE = "the action webhook response"
+
+
 def validate_output(output_type: str, value: Any, view: View) -> Any:
-    """The handler's 2xx body checked against `output_type`, Hasura's messages; extra fields dropped."""
-    type_ = parse_graphql_type(output_type)
+    """The handler's 2xx body checked against `output_type`, as Hasura's validateResponse words
+    it; objects keep their declared fields, an omitted nullable field being null (GraphQL's
+    answer for it). Beyond Hasura, the values of nested fields are checked against their types
+    too (a GraphQL client could not read a mistyped one), with messages naming the field."""
+    return _response(parse_graphql_type(output_type), value, view)
+
+
+def _response(type_: GraphQLType, value: Any, view: View) -> Any:
+    """Hasura's checks of the response (and of each element of a list response)."""
     if value is None:
         if not type_.nullable:
-            raise OutputError("got null for the action webhook response")
+            raise OutputError(f"got null for {_WHOLE}")
         return None
-    return _output_value(type_, value, None, view)
+    if type_.of_type is not None:
+        if not isinstance(value, list):
+            raise OutputError(f"expecting array for {_WHOLE}")
+        return [_response(type_.of_type, item, view) for item in value]
+    name = type_.base
+    obj = view.get("object", name)
+    if not isinstance(obj, ObjectType) and name not in BUILTIN_SCALARS:
+        return _named(name, value, f" for {_WHOLE}", view)  # a custom or Postgres scalar, an enum
+    if isinstance(value, list):
+        raise OutputError(f"got array for {_WHOLE}, expecting {name}")
+    if isinstance(value, dict):
+        if not isinstance(obj, ObjectType):
+            raise OutputError(f"got object for {_WHOLE}, expecting {name}")
+        return _object(obj, value, view)
+    if isinstance(value, bool):
+        ok = name == "Boolean"
+    elif isinstance(value, int | float):
+        ok = name in ("Int", "Float", "ID")
+    else:
+        ok = name in ("String", "ID")
+    if not ok:
+        kind = "Boolean" if isinstance(value, bool) else "String"  # Hasura says String for a number too
+        raise OutputError(f"got scalar {kind} for {_WHOLE}, expecting {name}")
+    return _named(name, value, f" for {_WHOLE}", view)
+
+
+def _object(obj: ObjectType, value: dict[str, Any], view: View) -> dict[str, Any]:
+    out = {}
+    for f in obj.fields:
+        ftype = parse_graphql_type(f.type)
+        if not ftype.nullable:
+            if f.name not in value:
+                raise OutputError(f'field "{f.name}" expected in webhook response, but not found')
+            if value[f.name] is None:
+                raise OutputError(f'expecting not null value for field "{f.name}"')
+        out[f.name] = _field(ftype, value.get(f.name), f.name, view)
+    return out
 
 
 def _json_kind(value: Any) -> str:
@@ -202,8 +248,9 @@ def _json_kind(value: Any) -> str:
     return kind if kind in ("array", "object") else f"scalar {kind.capitalize()}"
 
 
-def _output_value(type_: GraphQLType, value: Any, field: str | None, view: View) -> Any:
-    where = f' for field "{field}"' if field else " for the action webhook response"
+def _field(type_: GraphQLType, value: Any, field: str, view: View) -> Any:
+    """A nested value (beyond Hasura, which passes these through unchecked)."""
+    where = f' for field "{field}"'
     if value is None:
         if not type_.nullable:
             if field is None:  # an item of a list answered at the top
@@ -213,30 +260,25 @@ def _output_value(type_: GraphQLType, value: Any, field: str | None, view: View)
     if type_.of_type is not None:
         if not isinstance(value, list):
             raise OutputError(f"expecting array{where}")
-        return [_output_value(type_.of_type, item, field, view) for item in value]
+        return [_field(type_.of_type, item, field, view) for item in value]
     name = type_.base
     obj = view.get("object", name)
-    mismatch = OutputError(f"got {_json_kind(value)}{where}, expecting {name}")
     if isinstance(obj, ObjectType):
         if not isinstance(value, dict):
-            raise mismatch
-        out = {}
-        for f in obj.fields:
-            ftype = parse_graphql_type(f.type)
-            if f.name not in value:
-                if not ftype.nullable:
-                    raise OutputError(f'field "{f.name}" expected in webhook response, but not found')
-                continue
-            out[f.name] = _output_value(ftype, value[f.name], f.name, view)
-        return out
-    enum = view.get("enum", name)
+            raise OutputError(f"got {_json_kind(value)}{where}, expecting {name}")
+        return _object(obj, value, view)
+    return _named(name, value, where, view)
+
+
+def _named(name: str, value: Any, where: str, view: View) -> Any:
+    """A value of a built-in scalar, an enum, or a custom or Postgres scalar (any JSON)."""
     if name in BUILTIN_SCALARS:
         if not _scalar_ok(name, value)[0]:
-            raise mismatch
-    elif isinstance(enum, EnumType) and value not in {v.value for v in enum.values}:
-        raise (
-            mismatch
-            if not isinstance(value, str)
-            else OutputError(f'got "{value}"{where}, expecting a value of enum {name}')
-        )
-    return value  # a custom or Postgres scalar may be any JSON
+            raise OutputError(f"got {_json_kind(value)}{where}, expecting {name}")
+        return value
+    enum = view.get("enum", name)
+    if isinstance(enum, EnumType) and value not in {v.value for v in enum.values}:
+        if not isinstance(value, str):
+            raise OutputError(f"got {_json_kind(value)}{where}, expecting {name}")
+        raise OutputError(f'got "{value}"{where}, expecting a value of enum {name}')
+    return value

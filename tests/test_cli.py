@@ -479,3 +479,109 @@ def test_actions_run_result_log(server: ServerProcess, tmp_path: Path) -> None:
         assert len(webhook.calls("/echo")) == calls  # nothing was sent
     finally:
         webhook.close()
+
+
+# --- Hasura CLI projects as the Hasura CLI builds them (issue 10) ---------------------------------
+
+HASURA_SDL = """scalar timestamptz
+scalar uuid
+
+type Query {
+  me (since: timestamptz): Me
+}
+
+type Mutation {
+  sign_up (id: uuid!): Me
+  leak: Me
+  shaped: Me
+}
+
+type Me {
+  id: uuid!
+  at: timestamptz
+}
+"""
+HASURA_ACTIONS = """actions:
+- name: me
+  definition:
+    kind: ""
+    handler: '{{BASE}}/me'
+    type: mutation          # the CLI takes type, arguments and output_type from actions.graphql
+    output_type: Nope
+  permissions:
+  - role: user
+- name: sign_up
+  definition:
+    kind: ""
+    handler: '{{BASE}}/sign-up'
+    arguments: null
+  permissions:
+  - role: user
+    definition: {select: {filter: {}}}
+  comment: signs up
+- name: leak
+  definition:
+    kind: synchronous
+    handler: '{{BASE}}/leak'
+    headers:
+    - name: x-client
+      value_from_env: HASURA_GRAPHQL_CLIENT_NAME
+- name: shaped
+  definition:
+    kind: synchronous
+    handler: '{{BASE}}/shaped'
+    request_transform:
+      url: '{{ $base_url '
+custom_types:
+  enums: []
+  input_objects: []
+  objects:
+  - name: Me
+  scalars:
+  - name: timestamptz
+  - name: uuid
+"""
+
+
+def test_a_hasura_cli_project_applies_as_the_hasura_cli_builds_it(server: ServerProcess, tmp_path: Path) -> None:
+    """kind "" (a mutation's is synchronous), type/arguments/output_type of actions.yaml ignored,
+    Postgres scalars redeclared, inherited_roles.yaml, a permission's definition; a reserved
+    variable needs --allow-inconsistent; a template that does not parse applies and is reported."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "version.yaml").write_text("version: 3\n")
+    (source / "actions.graphql").write_text(HASURA_SDL)
+    (source / "actions.yaml").write_text(HASURA_ACTIONS)
+    (source / "inherited_roles.yaml").write_text("- role_name: staff\n  role_set:\n  - user\n  - admin_like\n")
+    refused = cli(server, "metadata", "apply", str(source))
+    assert refused.returncode == 1
+    assert 'env variables starting with "HASURA_GRAPHQL_" are not allowed in value_from_env' in refused.stderr
+    assert "$.args.metadata.actions[2].definition.headers[0]" in refused.stderr
+    applied = ok(server, "metadata", "apply", "--allow-inconsistent", str(source))
+    assert "+ inherited_role staff" in applied and "! inconsistent action action leak: " in applied
+    assert "! inconsistent action action shaped: " in applied and "request_transform.url: Parse Error" in applied
+    assert "! inconsistent inherited_role inherited_role inherited role staff: " in applied  # admin_like: unknown
+
+    document = server.query("export_metadata", {})
+    actions = {a["name"]: a for a in document["actions"]}
+    since = [{"name": "since", "type": "timestamptz"}]
+    assert actions["me"]["definition"] == {
+        "handler": "{{BASE}}/me",
+        "output_type": "Me",
+        "arguments": since,
+        "type": "query",
+    }
+    assert actions["sign_up"]["definition"]["kind"] == "synchronous"
+    assert actions["sign_up"]["permissions"] == [{"role": "user", "definition": {"select": {"filter": {}}}}]
+    assert document["inherited_roles"] == [{"role_name": "staff", "role_set": ["user", "admin_like"]}]
+    assert document["custom_types"]["scalars"] == [{"name": "timestamptz"}, {"name": "uuid"}]
+    staff = server.query("get_action_signature", {"name": "me"}, headers={"X-Hasura-Role": "staff"})
+    assert staff["name"] == "me"
+
+    out = tmp_path / "out"
+    ok(server, "metadata", "export", str(out))
+    assert (out / "inherited_roles.yaml").read_text() == "- role_name: staff\n  role_set:\n  - user\n  - admin_like\n"
+    assert "no changes" in ok(server, "metadata", "apply", "--allow-inconsistent", str(out))
+    ok(server, "metadata", "export", str(tmp_path / "again"))
+    assert files(out) == files(tmp_path / "again")
+    assert "inconsistent" in ok(server, "metadata", "status")

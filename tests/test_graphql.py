@@ -136,6 +136,24 @@ def test_roles_see_only_their_actions(served: Served, webhook: Webhook) -> None:
     assert not webhook.calls("/x")
 
 
+def test_inherited_roles_see_their_parents_actions(served: Served, webhook: Webhook) -> None:
+    """Hasura's roles_inheritance tests: a role inherits the actions any of its parents may run."""
+    define(served, webhook.respond("/create", body=ANSWER))
+    meta(served, "add_inherited_role", {"role_name": "staff", "role_set": ["user", "auditor"]})
+    staff = {**ADMIN, "X-Hasura-Role": "staff"}
+    schema_of = "{ __schema { mutationType { fields { name } } } }"
+    answer, _ = run(execute(served, schema_of, headers=staff))
+    assert [f["name"] for f in answer["__schema"]["mutationType"]["fields"]] == ["create_user"]
+    created, _ = run(execute(served, 'mutation { create_user(user: {email: "a@b.c"}) { id } }', headers=staff))
+    assert created == {"create_user": {"id": 7}}
+    assert webhook.calls("/create")[-1].body["session_variables"]["x-hasura-role"] == "staff"
+    meta(served, "drop_inherited_role", {"role_name": "staff"})
+    with pytest.raises(TransportQueryError) as refused:
+        mutation = 'mutation { create_user(user: {email: "a@b.c"}) { id } }'
+        run(execute(served, mutation, headers=staff, fetch_schema=False))
+    assert refused.value.errors[0]["message"] == "no mutations exist"
+
+
 def test_input_and_handler_errors_reach_the_client(served: Served, webhook: Webhook) -> None:
     refusal = {"message": "taken", "code": "email-taken", "extensions": {"field": "email"}}
     define(served, webhook.respond("/create", status=400, body=refusal))

@@ -186,18 +186,35 @@ def test_webhook_entry_without_sdl_field_is_refused(tmp_path: Path) -> None:
         write_project(document, tmp_path / "out")
 
 
-def test_sdl_field_and_yaml_arguments_are_refused(tmp_path: Path) -> None:
-    """An action with an SDL field keeps today's layout: its arguments are only in SDL."""
+def test_sdl_keys_in_actions_yaml_are_ignored_as_the_hasura_cli_ignores_them(tmp_path: Path) -> None:
+    """The Hasura CLI builds an action's type, arguments and output type from actions.graphql
+    only (its ActionConfig.Build never copies them from actions.yaml), and never refuses them."""
     write_project(DOCUMENT, tmp_path)
     listed = yaml.safe_load((tmp_path / "actions.yaml").read_text())
     for entry in listed["actions"]:
         if entry["name"] == "price_of":
-            entry["definition"]["arguments"] = [{"name": "id", "type": "Int!"}]
+            entry["definition"] |= {"arguments": [{"name": "x", "type": "Int!"}], "output_type": "Nope", "type": "bad"}
+            entry["definition"]["kind"] = ""
     (tmp_path / "actions.yaml").write_text(yaml.safe_dump(listed, sort_keys=False))
-    with pytest.raises(
-        ProjectError, match=r'^actions\.yaml: action "price_of": "arguments" belongs in actions\.graphql$'
-    ):
-        read_project(tmp_path)
+    [read] = [a for a in read_project(tmp_path)["actions"] if a["name"] == "price_of"]
+    [want] = [a for a in DOCUMENT["actions"] if a["name"] == "price_of"]
+    for key in ("arguments", "output_type", "type"):
+        assert read["definition"].get(key) == want["definition"].get(key), key
+    assert read["definition"]["kind"] == ""
+
+
+def test_the_comment_comes_from_actions_yaml_only(tmp_path: Path) -> None:
+    """As the Hasura CLI: actions.yaml's comment (or none), never the SDL field's description."""
+    (tmp_path / "actions.graphql").write_text('type Query {\n  "described in SDL"\n  ping: String\n}\n')
+    (tmp_path / "actions.yaml").write_text(
+        "actions:\n- name: ping\n  definition:\n    kind: ''\n    handler: http://h\n"
+    )
+    [action] = read_project(tmp_path)["actions"]
+    assert "comment" not in action
+    (tmp_path / "actions.yaml").write_text(
+        "actions:\n- name: ping\n  definition:\n    handler: http://h\n  comment: from yaml\n"
+    )
+    assert read_project(tmp_path)["actions"][0]["comment"] == "from yaml"
 
 
 def test_an_action_listed_twice_is_refused(tmp_path: Path) -> None:

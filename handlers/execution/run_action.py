@@ -1,6 +1,7 @@
 """run_action, get_action_result, get_action_log: running actions and reading their runs.
 
-run_action {name, input?, dry_run?}: any role holding a permission on the action (or admin). To
+run_action {name, input?, dry_run?}: any role holding a permission on the action, an inherited
+role one of whose parents does (metadata/roles.py), or admin. To
 any other role the action does not exist: the same answer as an unknown name, so names do not
 leak. `input` is validated against the arguments (declared, or a table action's derived ones)
 before anything runs. A synchronous action answers {"output": ...} (with the Set-Cookie headers
@@ -12,8 +13,8 @@ and `run`.
 would happen, and does nothing: the HTTP request after transforms, the statements with their
 parameters, or a table statement with the rows it would touch.
 get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
-visible to admin, and to the role and x-hasura-user-id that created the run (admins also see the
-`internal` of a run's errors).
+visible to admin, and to the role and x-hasura-user-id that created the run. `errors` holds the
+error as a sync caller would get it, its `internal` (Hasura's details of the call) for admins only.
 get_action_log {action?, status?, limit?, offset?} (admin): {runs: [...]}, newest first: every
 async run, and sync runs when `audit_sync_runs` is on; each run as get_action_result shows it,
 with its `input`, `mode` (sync or async) and `role`.
@@ -40,6 +41,7 @@ from handlers.telemetry import outcome, with_request_id
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
 from metadata.objects import View
+from metadata.roles import may_run
 from metadata.runs import Run
 from metadata.strict import StoredInt, Strict
 from metadata.values import InputError, validate_input
@@ -72,30 +74,29 @@ class InputInvalid(ValidationFailed):
         self.error = error
 
 
-def may_run(action: Action, session: Session) -> bool:
-    return session.is_admin or any(p.role == session.role for p in action.permissions)
-
-
-def _permitted(action: object, session: Session) -> bool:
-    return isinstance(action, Action) and may_run(action, session)
+def permitted(action: object, session: Session, view: View) -> bool:
+    """The one permission check of every front door (run_action, /v1/graphql's schemas and
+    fields, public links): admin, a permission of the role's own, or (an inherited role) one of
+    its parents' (metadata/roles.py)."""
+    return isinstance(action, Action) and (session.is_admin or may_run(view, session.role, action))
 
 
 async def runnable(runtime: Runtime, session: Session, name: str) -> Action:
     """The action, from the in-memory view; on a miss, another server may just have defined it
     (or granted the permission), so catch up once before saying it does not exist."""
     action = runtime.store.state.get("action", name)
-    if not _permitted(action, session):
+    if not permitted(action, session, runtime.store.state):
         await runtime.store.sync()
         action = runtime.store.state.get("action", name)
-    if not _permitted(action, session):
+    if not permitted(action, session, runtime.store.state):
         raise NotExists(f'action with name "{name}" does not exist', "$.name")
     assert isinstance(action, Action)
     return action
 
 
 def error_body(exc: SwitchboardError) -> dict[str, Any]:
-    """How a failed run records its error (the shape of an error answer, `internal` included:
-    readers other than admins get it without, as from a synchronous run)."""
+    """How a failed run records its error (the shape of an error answer); `internal` is kept,
+    and shown to admins only (get_action_result strips it for anyone else)."""
     body: dict[str, Any] = {"path": exc.path, "error": exc.message, "code": exc.code}
     if exc.extensions is not None:
         body["extensions"] = exc.extensions

@@ -7,7 +7,10 @@ list (plus X-Forwarded-Host / X-Forwarded-User-Agent); configured headers win. A
 validated against the output type, and its Set-Cookie headers reach the caller (as Hasura's do);
 a 4xx body {message, code?, extensions?} becomes the caller's 400; anything else is a 502, a
 timeout 504.
-`internal` (admins only) shows the handler URL as its template, never a resolved secret.
+`internal` (admins only) is Hasura's: {error, request: {url, body, headers, transformed_request},
+response: null | {status, body, headers}}, the handler URL and headers as written, never a
+resolved secret. A stored action that may not run (a template that does not parse, a header
+reading a reserved variable) is refused before anything is read or sent.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import msgspec
@@ -25,6 +28,7 @@ from handlers.context import Call, Runtime
 from handlers.execution.transforms import TransformFailed, transform_response, webhook_request  # transforms
 from handlers.telemetry import REQUEST_ID_HEADER, request_id
 from metadata.actions import ENV_TEMPLATE, Action
+from metadata.consistency import run_refusal
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.objects import View
 from metadata.values import OutputError, validate_output
@@ -112,10 +116,64 @@ def request_headers(action: Action, forwarded: Mapping[str, str]) -> dict[str, s
     return headers
 
 
-def _exchange(call: Call, headers: dict[str, str], body: bytes, **response: Any) -> dict[str, Any]:
-    """What admins see of a failed call (built only on failure: the run path stays lean)."""
-    request = {"url": call.action.definition.handler, "headers": sorted(headers), "body": msgspec.Raw(body)}
-    return {"request": request, **response}
+class Sent(NamedTuple):
+    """A call's request after transforms: `data` is what is sent, `body` the JSON admins see."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    data: bytes | None
+    body: bytes
+
+
+def _exchange(
+    call: Call, sent: Sent, error: Any, response: aiohttp.ClientResponse | None = None, raw: bytes = b""
+) -> dict[str, Any]:
+    """What admins see of a failed call, in Hasura's shape (built only on failure: the run path
+    stays lean): the handler URL and configured headers as written (`{{ENV}}` and
+    `value_from_env` unresolved), Hasura's payload, the request after transforms, the answer."""
+    action = call.action
+    definition = action.definition
+    headers: list[Any] = [msgspec.to_builtins(h) for h in definition.headers]
+    if definition.forward_client_headers:
+        headers += [{"name": name, "value": value} for name, value in call.forwarded.items()]
+    transformed = None
+    if definition.request_transform is not None:
+        template, resolved = definition.handler or "", resolve_url(action)
+        url = template + sent.url[len(resolved) :] if sent.url.startswith(resolved) else sent.url
+        shown = shown_headers(action, sent.headers)
+        transformed = {
+            "method": sent.method,
+            "url": url,
+            "headers": [{"name": n, "value": v} for n, v in sorted(shown.items())],
+            "body": msgspec.Raw(sent.body),
+        }
+    request = {"url": definition.handler, "body": msgspec.Raw(call.payload()), "headers": headers}
+    answer = None
+    if response is not None:
+        try:
+            body = _decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            body = raw.decode(errors="replace")  # Hasura shows a body that is not JSON as text
+        answer = {
+            "status": response.status,
+            "body": body,
+            "headers": [{"name": str(k), "value": v} for k, v in response.headers.items()],
+        }
+    return {"error": error, "request": {**request, "transformed_request": transformed}, "response": answer}
+
+
+def _http_exception(exc: BaseException) -> dict[str, Any]:
+    """Hasura's `internal.error` of a call that got no answer (its words for the usual cases)."""
+    if isinstance(exc, TimeoutError):
+        message = "Response timeout"
+    elif isinstance(exc, aiohttp.TooManyRedirects):
+        message = "Too many redirects"
+    elif isinstance(exc, aiohttp.ClientConnectionError | OSError):
+        message = "Connection failure"
+    else:
+        message = "HTTP Exception occurred."
+    return {"type": "http_exception", "message": message, "detail": str(exc) or type(exc).__name__}
 
 
 @lru_cache(maxsize=64)
@@ -123,24 +181,34 @@ def _timeout(seconds: int) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=seconds)
 
 
-def webhook_request_of(call: Call) -> tuple[str, str, dict[str, str], bytes | None, bytes]:
-    """(method, url, headers, data sent, JSON body) of a call, after transforms."""
+def webhook_request_of(call: Call) -> Sent:
+    """The request of a call, after transforms."""
     action = call.action
+    refused = run_refusal(action)  # a stored action that may not run: nothing is read or sent
+    if refused is not None:
+        raise refused
     url = resolve_url(action)
     headers = request_headers(action, call.forwarded)
     body = call.payload()
     if action.definition.request_transform is None:
-        return "POST", url, headers, body, body
-    return webhook_request(action.definition.request_transform, call.session_variables, url, headers, body)
+        return Sent("POST", url, headers, body, body)
+    return Sent(*webhook_request(action.definition.request_transform, call.session_variables, url, headers, body))
+
+
+def shown_headers(action: Action, headers: dict[str, str]) -> dict[str, str]:
+    """Request headers as admins may see them: values read from the environment are shown as
+    where they come from, never as the secret itself."""
+    shown = dict(headers)
+    for header in action.definition.headers:
+        if header.value_from_env is not None and header.name.lower() in shown:
+            shown[header.name.lower()] = f"<from env {header.value_from_env}>"
+    return shown
 
 
 async def preview_webhook(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:
-    """What a dry run shows: the request after transforms, not sent. Header values read from the
-    environment are shown as where they come from, never as the secret itself."""
+    """What a dry run shows: the request after transforms, not sent."""
     method, url, headers, data, _ = webhook_request_of(call)
-    for header in call.action.definition.headers:
-        if header.value_from_env is not None and header.name.lower() in headers:
-            headers[header.name.lower()] = f"<from env {header.value_from_env}>"
+    headers = shown_headers(call.action, headers)
     shown: Any = None
     if data is not None:
         try:
@@ -158,43 +226,40 @@ async def run_webhook(runtime: Runtime, call: Call, view: View) -> Any:
 async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> Any:
     """The validated output of one call, or an ActionError / HandlerFailed / HandlerTimedOut."""
     action = call.action
-    # Transforms may change method, url, headers and the data sent; `body` stays the JSON
-    # admins see in `internal`.
-    method, url, headers, data, body = webhook_request_of(call)
+    sent = webhook_request_of(call)  # transforms may change method, url, headers and data
     rid = request_id()
     if rid is not None:  # the caller's request id, for the handler's logs (unless set explicitly)
-        headers.setdefault(REQUEST_ID_HEADER, rid)
+        sent.headers.setdefault(REQUEST_ID_HEADER, rid)
     try:
         async with http.request(
-            method, url, data=data, headers=headers, timeout=_timeout(action.definition.timeout)
+            sent.method, sent.url, data=sent.data, headers=sent.headers, timeout=_timeout(action.definition.timeout)
         ) as response:
             status, raw = response.status, await response.read()
             cookies = response.headers.getall("Set-Cookie", ())
-    except TimeoutError:
+    except TimeoutError as exc:
         raise HandlerTimedOut(
             f"the action handler did not answer within {action.definition.timeout} seconds",
-            internal=_exchange(call, headers, body),
+            internal=_exchange(call, sent, _http_exception(exc)),
         ) from None
     except (aiohttp.ClientError, OSError) as exc:
-        internal = _exchange(call, headers, body, error=str(exc) or type(exc).__name__)
+        internal = _exchange(call, sent, _http_exception(exc))
         raise HandlerFailed("http exception when calling webhook", internal=internal) from None
 
-    def failed(error: type[SwitchboardError], message: str) -> SwitchboardError:
-        internal = _exchange(call, headers, body, response={"status": status, "body": raw.decode(errors="replace")})
-        return error(message, internal=internal)
+    def failed(error: type[SwitchboardError], message: str, detail: Any = "unexpected response") -> SwitchboardError:
+        return error(message, internal=_exchange(call, sent, detail, response, raw))
 
     try:
         answer = _decode(raw)
-    except (msgspec.DecodeError, RecursionError):
-        raise failed(HandlerFailed, "not a valid json response from webhook") from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise failed(HandlerFailed, "not a valid json response from webhook", f"invalid json: {exc}") from None
     if 200 <= status < 300:
         if action.definition.response_transform is not None:  # transforms: reshape, then validate
             try:
                 answer = transform_response(
-                    action.definition.response_transform, answer, status, call.session_variables, url
+                    action.definition.response_transform, answer, status, call.session_variables, sent.url
                 )
             except TransformFailed as exc:
-                raise failed(TransformFailed, exc.message) from None
+                raise failed(TransformFailed, exc.message, exc.internal) from None
         try:
             assert action.definition.output_type is not None
             output = validate_output(action.definition.output_type, answer, view)
@@ -205,13 +270,14 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
     if 400 <= status < 500:
         if isinstance(answer, dict) and isinstance(answer.get("message"), str):
             code = answer.get("code")
-            code = code if isinstance(code, str) and code else "unexpected"
-            refused = failed(ActionError, answer["message"])
-            refused.code, refused.extensions = code, answer.get("extensions")
+            refused = ActionError(answer["message"])  # the handler's own words: no internal, as Hasura
+            refused.code = code if isinstance(code, str) and code else "unexpected"
+            refused.extensions = answer.get("extensions")
             raise refused
         raise failed(
             HandlerAnswerInvalid,
             f"the action handler answered {status} without the key 'message' "
             "(expected {message, code?, extensions?})",
         )
-    raise failed(HandlerFailed, f"expecting 2xx or 4xx status code, but found {status}")
+    message = f"expecting 2xx or 4xx status code, but found {status}"
+    raise failed(HandlerFailed, message, message)

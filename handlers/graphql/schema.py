@@ -24,7 +24,7 @@ import graphql as gql
 
 from handlers.context import Runtime, Session
 from handlers.execution.executors import executor
-from handlers.execution.run_action import may_run
+from handlers.execution.run_action import permitted
 from handlers.graphql.types import Types, Unresolvable
 from metadata.actions import Action
 from metadata.errors import SwitchboardError
@@ -177,7 +177,7 @@ class Schemas:
         actions = []
         for _, item in list(view.items("action")):
             action: Action = item.value
-            if not may_run(action, session):
+            if not permitted(action, session, view):
                 continue
             signature = executor(action).signature
             if signature is not None and action.definition.output_type is not None:

@@ -10,22 +10,25 @@ update_action {name, definition, comment?}: replaces definition and comment, kee
 drop_action {name, clear_data? (true)}: removes the action, its permissions and public link, and
 with clear_data its runs (in the same transaction).
 
-Errors: parse-failed (malformed definition, bad GraphQL name or type string, a header reading a
-reserved environment variable), already-exists, not-exists, invalid-configuration (a type that
-does not resolve, with the path of the argument or output type; an undefined source; a table
-that is not there), 502 (a table action's source cannot be reached).
+Errors: parse-failed (malformed definition, bad GraphQL name or type string at its path,
+`$.args.name` for the action's; a header or handler URL reading a reserved environment variable,
+at the header), validation-failed (a transform template that does not parse), already-exists,
+not-exists, invalid-configuration (a type that does not resolve, with the path of the argument
+or output type; relationships of the output type Hasura does not allow for this action; an
+undefined source; a table that is not there; the action, as an inconsistent object, in
+`internal`), 502 (a table action's source cannot be reached).
 """
 
 from __future__ import annotations
 
 from handlers.context import Context
 from handlers.execution.table_action import check_table, table_of
-from metadata.actions import Action, ActionDefinition
-from metadata.consistency import action_problems
-from metadata.errors import AlreadyExists, InvalidConfiguration, NotExists, ParseFailed
-from metadata.graphql_types import check_name
+from metadata.actions import Action, ActionDefinition, check_action_name, refuse_reserved_env
+from metadata.consistency import action_entry, action_problems
+from metadata.errors import AlreadyExists, InvalidConfiguration, NotExists
 from metadata.objects import Draft
 from metadata.strict import Strict
+from metadata.transform_checks import validate_transforms
 
 
 class CreateAction(Strict):
@@ -34,11 +37,11 @@ class CreateAction(Strict):
     comment: str | None = None
 
     def __post_init__(self) -> None:
-        try:
-            check_name(self.name)
-        except ValueError as exc:
-            # At the name, as Hasura's parser says it (and the console shows it there).
-            raise ParseFailed(str(exc), "$.name") from None
+        check_action_name(self.name)
+        # What Hasura's parser refuses in any definition (a whole document keeps them only when
+        # inconsistency is allowed), and the templates Hasura checks before creating an action.
+        refuse_reserved_env(self.definition)
+        validate_transforms(self.definition.request_transform, self.definition.response_transform)
 
 
 class UpdateAction(CreateAction):
@@ -48,6 +51,9 @@ class UpdateAction(CreateAction):
 class DropAction(Strict):
     name: str
     clear_data: bool = True
+
+    def __post_init__(self) -> None:
+        check_action_name(self.name)
 
 
 def existing_action(draft: Draft, name: str) -> Action:
@@ -62,6 +68,8 @@ async def _save(ctx: Context, action: Action) -> None:
     draft = ctx.changing
     problems = action_problems(action, draft)
     if problems:
+        # As Hasura answers it: the action, as the inconsistent object it would be, in `internal`.
+        problems[0].internal = [action_entry(action, problems[0].message)]
         raise problems[0]
     if action.definition.table is not None:
         await _check_table(ctx, action)

@@ -9,8 +9,9 @@ Both also try every data source (5 s at most each, in parallel): one that cannot
 reported, with the actions that use it, and so is a table action whose table is gone or lacks
 the primary key it needs; the server stays healthy.
 drop_inconsistent_metadata {}: removes every inconsistent object (actions whose types do not
-resolve, public links whose action is gone, sections Switchboard does not serve); a source that
-is only unreachable is left alone, as it may come back.
+resolve or that may not run, public links whose action is gone, inherited roles with a parent
+nobody knows, sections Switchboard does not serve); a source that is only unreachable is left
+alone, as it may come back.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from metadata.consistency import (
     unserved_section_names,
 )
 from metadata.errors import SwitchboardError
+from metadata.roles import missing_parents
 from metadata.strict import Strict
 
 Flag = bool | list[str]
@@ -110,5 +112,7 @@ async def drop_inconsistent_metadata(ctx: Context, args: DropInconsistentMetadat
         remove_action(draft, entry["definition"]["name"], clear_data=False)
     for entry in dangling_links(draft):
         draft.delete("public_link", entry["definition"]["action"])
+    for entry in missing_parents(draft):
+        draft.delete("inherited_role", entry["definition"]["role_name"])
     for section in unserved_section_names(draft):
         draft.delete("section", section)

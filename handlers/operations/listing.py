@@ -8,7 +8,7 @@ offset? (0)}: {total, actions}, the matching actions sorted by name, each as exp
 writes it; `total` counts every match, `actions` holds the page. `search` matches a part of the
 name or the comment, ignoring case; `names` keeps only those names; `kind` is synchronous or
 asynchronous, `handler_kind` webhook, sql or table, `type` mutation or query; `role` keeps the
-actions that role holds a permission on.
+actions that role may run (its own permissions, or an inherited role's parents').
 list_roles {}: {roles: [{name, actions}]}: every role holding a permission on some action, with
 the number of actions it may run, sorted by name (admin may run them all and is not listed).
 
@@ -24,6 +24,8 @@ import msgspec
 
 from handlers.context import Context
 from metadata.actions import Action
+from metadata.objects import View
+from metadata.roles import may_run
 from metadata.strict import Strict
 
 
@@ -42,7 +44,7 @@ class ListRoles(Strict):
     pass
 
 
-def _matches(action: Action, args: ListActions, needle: str | None) -> bool:
+def _matches(action: Action, args: ListActions, needle: str | None, view: View) -> bool:
     definition = action.definition
     if needle is not None and needle not in action.name.lower() and needle not in (action.comment or "").lower():
         return False
@@ -50,7 +52,7 @@ def _matches(action: Action, args: ListActions, needle: str | None) -> bool:
         (args.kind is None or definition.kind == args.kind)
         and (args.handler_kind is None or definition.handler_kind == args.handler_kind)
         and (args.type is None or definition.type == args.type)
-        and (args.role is None or any(p.role == args.role for p in action.permissions))
+        and (args.role is None or may_run(view, args.role, action))
     )
 
 
@@ -61,7 +63,7 @@ async def list_actions(ctx: Context, args: ListActions) -> dict[str, Any]:
         candidates = [(name, item) for name in set(args.names) if (item := view.item(("action", name)))]
     else:
         candidates = list(view.items("action"))
-    found = sorted((name, item) for name, item in candidates if _matches(item.value, args, needle))
+    found = sorted((name, item) for name, item in candidates if _matches(item.value, args, needle, view))
     page = found[args.offset : args.offset + args.limit]
     # Bodies are the stored export form: spliced into the answer without encoding them again.
     return {"total": len(found), "actions": [msgspec.Raw(item.body) for _, item in page]}

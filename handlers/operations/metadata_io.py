@@ -11,6 +11,10 @@ presence of a `metadata` key) {metadata, allow_inconsistent_metadata?, allow_war
 answered with {is_consistent, inconsistent_objects, resource_version}; `dry_run` adds `changes`
 (added/removed/changed objects, against the stored version) and changes nothing. Sections Switchboard does not serve are
 kept, exported back unchanged, and listed as inconsistent objects (they never block the replace).
+As in Hasura, transform templates are not parsed here: an action whose templates do not parse is
+applied, listed as inconsistent (naming the template, line and column) and refuses to run. A
+header reading a reserved variable (HASURA_GRAPHQL_*, SWITCHBOARD_*) is Hasura's parse-failed at
+the header, unless inconsistency is allowed: then that action is kept and listed the same way.
 Errors: parse-failed / validation-failed with the path inside the document; 400 unexpected
 "cannot continue due to inconsistent metadata" when an action's types do not resolve and
 inconsistency was not allowed.
@@ -31,6 +35,7 @@ from metadata.decoding import decode
 from metadata.diff import describe
 from metadata.document import build_document, parse_document
 from metadata.errors import rooted
+from metadata.roles import refuse_cycles
 from metadata.strict import StoredInt, Strict
 
 
@@ -70,14 +75,15 @@ async def replace_metadata(ctx: Context, args: msgspec.Raw) -> Changed | None:
     if "metadata" in decode(_probe, args):
         options = decode(_v2, args)
         with rooted("$.metadata"):
-            items = parse_document(options.metadata)
+            items = parse_document(options.metadata, keep_reserved=options.allow_inconsistent_metadata)
     else:
         items = parse_document(args)
     # A dry run works on a copy, so it changes nothing, inside a bulk too.
     draft = ctx.changing.copy() if options and options.dry_run else ctx.changing
     draft.replace(items)
+    refuse_cycles(draft)  # as Hasura: whatever inconsistency is allowed
 
-    broken = inconsistent_actions(draft)
+    broken = inconsistent_actions(draft, blocking_only=True)
     if broken and not (options and options.allow_inconsistent_metadata):
         raise refuse(broken, "cannot continue due to inconsistent metadata")
     draft.allow_inconsistent = True  # checked above, for the whole document
