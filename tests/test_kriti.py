@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from metadata import kriti_nodes
 from metadata.kriti import KritiError, KritiEvalError, KritiParseError, parse, parse_text
-from metadata.kriti_functions import FUNCTIONS
+from metadata.kriti import nodes as kriti_nodes
+from metadata.kriti.functions import FUNCTIONS
 
 CASES = Path(__file__).parent / "kriti"
 BINDINGS: dict[str, Any] = json.loads((CASES / "source.json").read_text())

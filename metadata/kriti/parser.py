@@ -10,7 +10,7 @@ The grammar, in full: a JSON value (strings may hold `{{ expr }}`; object keys a
 or `{{ expr }}` wherever a value may stand. An expression is one of
 * `atom OP atom` for OP in `==` `!=` `>` `<` `>=` `<=` `&&` `||` `in` `??` (no chains: write
   `(a > 1) && (b < 2)`);
-* `f(expr)` (one argument; the functions are in `kriti_functions`), `not expr`, `{{ expr }}`;
+* `f(expr)` (one argument; the functions are in functions.py), `not expr`, `{{ expr }}`;
 * an atom: a variable (`$body`, `x`), a JSON value, `(expr)`, an atom followed by lookups
   `.name`, `['name']`, `[atom]`, or by `?` and lookups (`$body?.a.b`, `$x?`), or a block
   `{{ if c }} v {{ elif c }} v {{ else }} v {{ end }}` (the `else` is required) or
@@ -24,10 +24,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from metadata.kriti_errors import START, KritiError, KritiEvalError, KritiParseError, Span, join
-from metadata.kriti_functions import Env
-from metadata.kriti_lexer import CLOSE_QUOTE, OPEN_QUOTE, Token, lex
-from metadata.kriti_nodes import (
+from metadata.kriti.errors import START, KritiError, KritiEvalError, KritiParseError, Span, join
+from metadata.kriti.functions import Env
+from metadata.kriti.lexer import CLOSE_QUOTE, OPEN_QUOTE, Token, lex
+from metadata.kriti.nodes import (
     Arr,
     BinOp,
     Call,

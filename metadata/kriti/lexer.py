@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from metadata.kriti_errors import START, KritiParseError, Pos, Span
-from metadata.kriti_values import number
+from metadata.kriti.errors import START, KritiParseError, Pos, Span
+from metadata.kriti.values import number
 
 _WHITE = re.compile(r"[ \t\n\f\v\r]+")
 _COMMENT = re.compile(r"#[^\n]*")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from metadata.kriti_errors import KritiEvalError, Span
-from metadata.kriti_functions import FUNCTIONS, Env, FunctionFailed
-from metadata.kriti_values import compare, encode, equal, kind
+from metadata.kriti.errors import KritiEvalError, Span
+from metadata.kriti.functions import FUNCTIONS, Env, FunctionFailed
+from metadata.kriti.values import compare, encode, equal, kind
 
 _INT_BOUNDS = range(-(2**63), 2**63)  # Haskell's Int, which kriti indexes with
 

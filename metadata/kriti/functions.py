@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from metadata.kriti_values import is_space, kind, strip
+from metadata.kriti.values import is_space, kind, strip
 
 Env = Mapping[str, Any]
 
