@@ -118,3 +118,15 @@ def test_a_client_hanging_up_mid_body_is_not_an_error(tmp_path: Path) -> None:
     log = server.log_text()
     assert "unexpected error" not in log
     assert "Traceback" not in log
+
+
+def test_the_signature_of_a_table_action(client: TestClient, source_url: str) -> None:
+    """Found by tests/test_fuzz.py: a table's column names are SQLAlchemy's `quoted_name`, which
+    the encoder of derived arguments refused (500)."""
+    create_shop(source_url)
+    assert query(client, "add_source", {"name": "shop", "url": source_url}).status_code == 200
+    table = {"source": "shop", "table": "orders", "operation": "delete"}
+    assert query(client, "create_action", {"name": "remove_order", "definition": {"table": table}}).status_code == 200
+    response = query(client, "get_action_signature", {"name": "remove_order"})
+    assert response.status_code == 200, response.text
+    assert response.json()["arguments"] == [{"name": "id", "type": "Int!"}]
