@@ -130,3 +130,29 @@ def test_the_signature_of_a_table_action(client: TestClient, source_url: str) ->
     response = query(client, "get_action_signature", {"name": "remove_order"})
     assert response.status_code == 200, response.text
     assert response.json()["arguments"] == [{"name": "id", "type": "Int!"}]
+
+
+@pytest.mark.parametrize(
+    ("type_", "args", "field"),
+    [
+        ("add_source", {"name": "shop\x00", "url": "sqlite:///shop.db"}, "name"),
+        ("get_action_result", {"id": "\x00"}, "id"),
+        ("get_action_log", {"action": "a\x00"}, "action"),
+        ("create_api_key", {"name": "ci\x00", "role": "user"}, "name"),
+        ("create_api_key", {"name": "ci", "role": "user\x00"}, "role"),
+        ("revoke_api_key", {"name": "ci\x00"}, "name"),
+    ],
+)
+def test_a_nul_character_in_stored_text_names_the_field(
+    client: TestClient, type_: str, args: dict[str, Any], field: str
+) -> None:
+    """Found by tests/test_fuzz.py: PostgreSQL's text holds no NUL, and the driver's refusal was
+    taken for an unreachable store (503)."""
+    response = query(client, type_, args)
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "path": f"$.args.{field}",
+        "error": "NUL characters are not allowed",
+        "code": "parse-failed",
+    }
+    assert query(client, "export_metadata", {}, version=2).json()["resource_version"] == 1

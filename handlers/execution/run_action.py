@@ -37,7 +37,7 @@ from handlers.telemetry import outcome, with_request_id
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
 from metadata.objects import View
-from metadata.strict import StoredInt, Strict
+from metadata.strict import StoredInt, StoredText, Strict
 from metadata.values import InputError, validate_input
 
 log = logging.getLogger("switchboard.runs")
@@ -50,11 +50,11 @@ class RunAction(Strict):
 
 
 class GetActionResult(Strict):
-    id: str
+    id: StoredText
 
 
 class GetActionLog(Strict):
-    action: str | None = None
+    action: StoredText | None = None
     status: Literal["created", "processing", "completed", "error"] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     offset: StoredInt = 0
