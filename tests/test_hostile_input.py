@@ -156,3 +156,35 @@ def test_a_nul_character_in_stored_text_names_the_field(
         "code": "parse-failed",
     }
     assert query(client, "export_metadata", {}, version=2).json()["resource_version"] == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "nosuchdialect://x",
+        "mysql+aiomysql://u@127.0.0.1:1/x",
+        "sqlite+pysqlite:///x.db",
+        "sqlite:///x.db?timeout=abc",
+        "sqlite:///x\x00.db",
+        "postgresql://u@127.0.0.1:1/x?sslmode=bogus",
+        "postgresql://u@127.0.0.1:99999/x",
+    ],
+    ids=["dialect", "driver", "sync-driver", "option", "nul", "pg-option", "port"],
+)
+def test_a_source_url_no_driver_can_use(client: TestClient, url: str) -> None:
+    """Found by tests/test_fuzz.py: a URL that parses but names a dialect or driver that is not
+    there, or options the driver refuses, failed every use of the source with a 500."""
+    assert query(client, "add_source", {"name": "odd", "url": url}).status_code == 200
+    sql = {"sql": {"source": "odd", "statement": "SELECT 1"}, "type": "query"}
+    assert query(client, "create_action", {"name": "q", "definition": sql}).status_code == 200
+    response = query(client, "run_action", {"name": "q"})
+    assert response.status_code in (400, 502), response.text
+    assert 'source "odd"' in response.json()["error"]
+    # A preview needs the dialect only, not a connection.
+    assert query(client, "run_action", {"name": "q", "dry_run": True}).status_code in (200, 400)
+    table = {"table": {"source": "odd", "table": "t", "operation": "insert"}}
+    response = query(client, "create_action", {"name": "t", "definition": table})
+    assert response.status_code in (400, 502), response.text
+    response = query(client, "get_inconsistent_metadata", {})
+    assert response.status_code == 200, response.text
+    assert {o["name"] for o in response.json()["inconsistent_objects"]} == {"source odd", "action q"}
