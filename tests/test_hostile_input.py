@@ -188,3 +188,17 @@ def test_a_source_url_no_driver_can_use(client: TestClient, url: str) -> None:
     response = query(client, "get_inconsistent_metadata", {})
     assert response.status_code == 200, response.text
     assert {o["name"] for o in response.json()["inconsistent_objects"]} == {"source odd", "action q"}
+
+
+def test_an_api_key_expiring_past_year_9999_in_utc(client: TestClient) -> None:
+    """Found by tests/test_fuzz.py: the key was stored, then showing its expiry in UTC failed
+    (500), and so did every list_api_keys after."""
+    args = {"name": "ci", "role": "user", "expires_at": "9999-12-31T23:59:59-23:59"}
+    response = query(client, "create_api_key", args)
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "path": "$.args.expires_at",
+        "error": "expires_at is out of range",
+        "code": "validation-failed",
+    }
+    assert query(client, "list_api_keys", {}).json() == {"api_keys": []}
