@@ -43,9 +43,11 @@ async def create_api_key(ctx: Context, args: CreateApiKey) -> dict[str, Any]:
     if args.expires_at is not None:
         moment = args.expires_at if args.expires_at.tzinfo else args.expires_at.replace(tzinfo=UTC)
         try:
-            # It is shown back in UTC, where 9999-12-31T23:00:00-05:00 is past the last year.
+            # It is kept as a timestamp and shown back in UTC, where 9999-12-31T23:00:00-05:00
+            # (and 9999-12-31T23:59:59.999999, once rounded to a float) is past the last year.
             expires_at = moment.astimezone(UTC).timestamp()
-        except OverflowError:
+            datetime.fromtimestamp(expires_at, UTC)
+        except (OverflowError, ValueError):
             raise ValidationFailed("expires_at is out of range", "$.expires_at") from None
         if expires_at <= time.time():
             raise ValidationFailed("expires_at is in the past", "$.expires_at")
