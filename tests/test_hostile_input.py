@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import ClientFactory, query
 from tests.processes import ServerProcess
-from tests.shop import create_shop
+from tests.shop import create_shop, sql
 
 DEEP = b"[" * 5000
 
@@ -223,3 +223,29 @@ def test_rows_of_types_json_has_no_form_for(client: TestClient, source_url: str)
         {"ip": "1.2.3.4", "net": "10.0.0.0/8", "bits": "101", "r": "[1,5)", "e": "empty", "d": "[2026-01-01,)",
          "m": ["[1,2)", "[5,7)"]}
     ]  # fmt: skip
+
+
+def test_a_bulk_holds_nothing_it_could_not_undo(client: TestClient, source_url: str) -> None:
+    """Found by tests/test_fuzz.py: a bulk refused by a later envelope kept the API key (never
+    shown) and the run of its earlier ones."""
+    create_shop(source_url)
+    assert query(client, "add_source", {"name": "shop", "url": source_url}).status_code == 200
+    definition = {"sql": {"source": "shop", "statement": "INSERT INTO log (line) VALUES ('x')"}}
+    assert query(client, "create_action", {"name": "note", "definition": definition}).status_code == 200
+    for type_, args in [
+        ("create_api_key", {"name": "ci", "role": "user"}),
+        ("revoke_api_key", {"name": "ci"}),
+        ("run_action", {"name": "note"}),
+        ("run_public_action", {"uuid": "00000000-0000-0000-0000-000000000000"}),
+    ]:
+        response = query(
+            client, "bulk", [{"type": type_, "args": args}, {"type": "drop_action", "args": {"name": "x"}}]
+        )
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "path": "$.args[0].type",
+            "error": f'"{type_}" cannot run inside bulk: a refused bulk could not undo it',
+            "code": "parse-failed",
+        }
+    assert query(client, "list_api_keys", {}).json() == {"api_keys": []}
+    assert sql(source_url, "SELECT line FROM log") == []
