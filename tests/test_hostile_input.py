@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from tests.conftest import ClientFactory, query
 from tests.processes import ServerProcess
 from tests.shop import create_shop, sql
+from tests.webhook import Webhook
 
 DEEP = b"[" * 5000
 
@@ -249,3 +250,36 @@ def test_a_bulk_holds_nothing_it_could_not_undo(client: TestClient, source_url: 
         }
     assert query(client, "list_api_keys", {}).json() == {"api_keys": []}
     assert sql(source_url, "SELECT line FROM log") == []
+
+
+@pytest.mark.parametrize(
+    ("handler", "headers", "text"),
+    [
+        ("//127.0.0.1/x", [], "x"),
+        ("http://{host}/x", [{"name": "X-Note", "value": "a\nb"}], "x"),
+        ("http://{host}/x", [], "a\r\nX-Injected: 1"),
+        ("http://{host}/x", [], "\x01"),
+    ],
+    ids=["no-scheme", "header", "header-from-input", "control-character"],
+)
+def test_a_request_no_client_can_send(
+    client: TestClient, webhook: Webhook, handler: str, headers: list[Any], text: str
+) -> None:
+    """Found by tests/test_fuzz.py: a URL without a scheme tripped an assertion in aiohttp, and a
+    header value with a control character (configured, or from a transform of the input) a
+    ValueError: 500. The webhook cannot be called: 502, as for any other failed call."""
+    types = {"objects": [{"name": "Out", "fields": [{"name": "ok", "type": "Boolean"}]}]}
+    assert query(client, "set_custom_types", types).status_code == 200
+    transform = {"version": 2, "request_headers": {"add_headers": {"X-Text": "{{ $body.input.text }}"}}}
+    definition = {
+        "handler": handler.format(host=webhook.url("")[len("http://") :]),
+        "output_type": "Out",
+        "headers": headers,
+        "arguments": [{"name": "text", "type": "String"}],
+        "request_transform": transform,
+    }
+    assert query(client, "create_action", {"name": "w", "definition": definition}).status_code == 200
+    response = query(client, "run_action", {"name": "w", "input": {"text": text}})
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "http exception when calling webhook"
+    assert webhook.received == []

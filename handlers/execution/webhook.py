@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -148,6 +149,14 @@ async def preview_webhook(runtime: Runtime, call: Call, view: View) -> dict[str,
     return {"request": {"method": method, "url": url, "headers": dict(sorted(headers.items())), "body": shown}}
 
 
+def _absolute_http(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unbalanced IPv6 bracket, a port out of range
+        return False
+
+
 async def run_webhook(runtime: Runtime, call: Call, view: View) -> Any:
     assert runtime.http is not None
     return await call_webhook(runtime.http, call, view)
@@ -163,6 +172,8 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
     if rid is not None:  # the caller's request id, for the handler's logs (unless set explicitly)
         headers.setdefault(REQUEST_ID_HEADER, rid)
     try:
+        if not _absolute_http(url):  # aiohttp asserts on some (`//host/path`) instead of refusing them
+            raise aiohttp.InvalidURL(url)
         async with http.request(
             method, url, data=data, headers=headers, timeout=_timeout(action.definition.timeout)
         ) as response:
@@ -172,7 +183,9 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
             f"the action handler did not answer within {action.definition.timeout} seconds",
             internal=_exchange(call, headers, body),
         ) from None
-    except (aiohttp.ClientError, OSError) as exc:
+    # ValueError: a header value aiohttp will not send (a control character, from the
+    # definition or from a transform of the input).
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
         internal = _exchange(call, headers, body, error=str(exc) or type(exc).__name__)
         raise HandlerFailed("http exception when calling webhook", internal=internal) from None
 
