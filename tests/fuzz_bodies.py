@@ -38,6 +38,9 @@ CORPUS_OF = {
     "drop_action_public_link": "create_action_public_link",
     "get_action_signature": "run_action",
 }
+# Operations sent this many more times per round.
+BUSY = {"run_action": 4, "run_public_action": 1, "create_action": 1, "update_action": 1, "replace_metadata": 1,
+        "bulk": 1, "test_webhook_transform": 1}  # fmt: skip
 TAG = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 SECTIONS = ["actions", "custom_types", "data_sources", "public_links", "sources", "version", "remote_schemas", "x"]
 
@@ -46,6 +49,8 @@ class Bodies(Values):
     def __init__(self, seed: str, world: World) -> None:
         super().__init__(seed, world)
         self.ops = sorted(OPERATIONS)
+        # Each round sends every operation once, and those with the most paths behind them more.
+        self.round = self.ops + [op for op, times in BUSY.items() if op in OPERATIONS for _ in range(times)]
         self.queue: list[str] = []
 
     def next(self) -> tuple[str, bytes]:
@@ -54,7 +59,7 @@ class Bodies(Values):
         if rng.random() < 0.03:
             return "invalid", self.garbage()
         if not self.queue:  # every operation once per round, in a random order
-            self.queue = rng.sample(self.ops, len(self.ops))
+            self.queue = rng.sample(self.round, len(self.round))
         op = self.queue.pop()
         self.broken = rng.choice([0.0, 0.0, 0.02, 0.1, 0.3])
         envelope = self.envelope(op)

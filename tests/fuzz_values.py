@@ -107,6 +107,7 @@ class Values:
             "id": [*world.run_ids, "00000000-0000-0000-0000-000000000000", "nope", ""],
             "kind": ["synchronous", "asynchronous", "", "bogus"],
             "search": ["user", "", "%", "_", "a" * 10],
+            "value": ["x", "Bearer t", "é", "a\nb", "\x01", "x" * 10_000],
             "key": ["x-hasura-role", "x-hasura-user-id", "Content-Type", "X-Fuzz", "", "FUZZ_VAR"],
         }  # fmt: skip
         pool = pools.get(name)
@@ -146,7 +147,7 @@ class Values:
         return [
             f"{base}/ok", f"{base}/fail", f"{base}/error", f"{base}/null", "http://127.0.0.1:9/refused",
             "{{FUZZ_UNSET}}/x", "{{HOME}}/x", "{{SWITCHBOARD_ADMIN_SECRET}}", "ftp://x/", "http://[::1", "x",
-            f"{base}/{{{{ $body }}}}", "",
+            f"{base}/{{{{ $body }}}}", "", "//127.0.0.1/x", "//" + base.split("//")[1] + "/ok",
         ]  # fmt: skip
 
     def graphql_value(self, type_: str, depth: int) -> Any:
@@ -167,7 +168,7 @@ class Values:
             "bigint": [0, 2**62, 2**63, -(2**63) - 1],
             "numeric": [12.5, 0, "1e400", 1e308],
             "Float": [1.5, 0, -1e308],
-            "String": ["a@b.c", "", "x" * 1000, "é"],
+            "String": ["a@b.c", "", "x" * 1000, "é", "a\r\nX-Injected: 1", "//127.0.0.1/x", "\x01"],
             "Boolean": [True, False],
             "ID": ["1", 1, 2**70],
             "Plan": ["FREE", "PRO", "GOLD", ""],

@@ -42,6 +42,7 @@ PER_CHUNK = max(1, int(os.environ.get("SWITCHBOARD_FUZZ_BODIES", "3000")) // (2 
 SECRET = "fuzz-secret"
 ADMIN = {"X-Hasura-Admin-Secret": SECRET}
 ERROR_KEYS = {"path", "error", "code"}
+ODD_HEADERS = ["X-Request-Id", "X-Hasura-User-Id", "X-Hasura-Role", "X-Api-Key", "Authorization", "X-Custom", "Host"]
 
 TYPES = {
     "input_objects": [
@@ -62,8 +63,8 @@ TRANSFORM = {
 }
 # name -> (definition without arguments, arguments, roles that may run it)
 ACTIONS: dict[str, tuple[dict[str, Any], list[tuple[str, str]], list[str]]] = {
-    "create_user": ({"handler": "/ok", "output_type": "UserOutput"}, [("user", "UserInput!"), ("plan", "Plan")],
-                    ["user", "anonymous"]),
+    "create_user": ({"handler": "/ok", "output_type": "UserOutput", "forward_client_headers": True},
+                    [("user", "UserInput!"), ("plan", "Plan")], ["user", "anonymous"]),
     "grow_tree": ({"handler": "/ok", "output_type": "UserOutput", "type": "query"}, [("tree", "Tree")], ["user"]),
     "send_report": ({"handler": "/ok", "output_type": "UserOutput", "kind": "asynchronous",
                      "retry_conf": {"num_retries": 1, "retry_interval_seconds": 0}}, [("month", "String!")], ["user"]),
@@ -72,6 +73,9 @@ ACTIONS: dict[str, tuple[dict[str, Any], list[tuple[str, str]], list[str]]] = {
     "reshape": ({"handler": "/ok", "output_type": "UserOutput", "request_transform": TRANSFORM,
                  "response_transform": {"version": 2, "body": {"action": "transform", "template": "{{ $body }}"}}},
                 [("s", "String"), ("n", "Int"), ("l", "[String!]"), ("b", "Boolean")], ["anonymous"]),
+    "tag": ({"handler": "/ok", "output_type": "UserOutput",
+             "request_transform": {"version": 2, "request_headers": {"add_headers": {"X-Tag": "{{ $body.input.s }}"}}}},
+            [("s", "String!")], ["user"]),
     "set_price": ({"sql": {"source": "shop", "statement": "UPDATE products SET price = {{price}} WHERE id = {{id}}"}},
                   [("price", "numeric!"), ("id", "Int!")], ["user"]),
     "find_products": ({"type": "query", "sql": {"source": "shop", "statement":
@@ -219,6 +223,8 @@ def test_fuzz(
             op, body = bodies.next()
             sent.add(op)
             caller, headers, _ = rng.choices(callers, weights=[c[2] for c in callers])[0]
+            if rng.random() < 0.2:  # odd headers: forwarded to handlers, logged, kept with runs
+                headers = {**headers, rng.choice(ODD_HEADERS): rng.choice(["", " x ", "x" * 4000, "r-1", "%00"])}
             path = rng.choice(["/v1/query", "/v1/query", "/v1/metadata"])
             keys = api_keys(client) if op in KEY_OPERATIONS else None
             response = client.post(path, content=body, headers={"Content-Type": "application/json", **headers})
