@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from starlette.testclient import TestClient
 
@@ -283,3 +284,28 @@ def test_a_request_no_client_can_send(
     assert response.status_code == 502, response.text
     assert response.json()["error"] == "http exception when calling webhook"
     assert webhook.received == []
+
+
+def test_a_token_whose_session_variables_hold_a_nul(make_client: ClientFactory, webhook: Webhook) -> None:
+    """Found following the fuzz test's NUL find to tokens: x-hasura-user-id is kept with
+    the runs a session starts, and PostgreSQL's text holds no NUL: the run was a false 503."""
+    secret = {"X-Hasura-Admin-Secret": "s3cret"}
+    client = make_client(admin_secret="s3cret", jwt_secret={"type": "HS256", "key": "k" * 32})
+    types = {"objects": [{"name": "Out", "fields": [{"name": "ok", "type": "Boolean!"}]}]}
+    assert query(client, "set_custom_types", types, headers=secret).status_code == 200
+    definition = {"handler": webhook.respond("/who", body={"ok": True}), "output_type": "Out", "kind": "asynchronous"}
+    assert (
+        query(client, "create_action", {"name": "later", "definition": definition}, headers=secret).status_code == 200
+    )
+    grant = {"action": "later", "role": "user"}
+    assert query(client, "create_action_permission", grant, headers=secret).status_code == 200
+    claims = {"x-hasura-allowed-roles": ["user"], "x-hasura-default-role": "user", "x-hasura-user-id": "a\x00b"}
+    token = jwt.encode({"https://hasura.io/jwt/claims": claims, "exp": int(time.time()) + 60}, "k" * 32, "HS256")
+    response = query(client, "run_action", {"name": "later"}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "path": "$",
+        "error": "session variables may not contain NUL characters",
+        "code": "jwt-invalid-claims",
+    }
+    assert query(client, "get_action_log", {}, headers=secret).json() == {"runs": []}
