@@ -309,3 +309,29 @@ def test_a_token_whose_session_variables_hold_a_nul(make_client: ClientFactory, 
         "code": "jwt-invalid-claims",
     }
     assert query(client, "get_action_log", {}, headers=secret).json() == {"runs": []}
+
+
+def test_a_handler_never_receives_the_callers_api_key(make_client: ClientFactory, webhook: Webhook) -> None:
+    """Found by tests/test_fuzz.py: with forward_client_headers, a caller's X-Api-Key (as good as
+    the admin secret for an admin key) was forwarded to the handler, and kept with async runs."""
+    secret = {"X-Hasura-Admin-Secret": "s3cret"}
+    client = make_client(admin_secret="s3cret")
+    types = {"objects": [{"name": "Out", "fields": [{"name": "ok", "type": "Boolean!"}]}]}
+    assert query(client, "set_custom_types", types, headers=secret).status_code == 200
+    for kind in ("synchronous", "asynchronous"):
+        handler = webhook.respond(f"/{kind}", body={"ok": True})
+        definition = {"handler": handler, "output_type": "Out", "kind": kind, "forward_client_headers": True}
+        assert (
+            query(client, "create_action", {"name": kind, "definition": definition}, headers=secret).status_code == 200
+        )
+    key = query(client, "create_api_key", {"name": "ci", "role": "admin"}, headers=secret).json()["key"]
+    caller = {"X-Api-Key": key, "X-Custom": "kept"}
+    assert query(client, "run_action", {"name": "synchronous"}, headers=caller).status_code == 200
+    assert query(client, "run_action", {"name": "asynchronous"}, headers=caller).status_code == 200
+    deadline = time.time() + 10
+    while not webhook.calls("/asynchronous") and time.time() < deadline:
+        time.sleep(0.05)
+    for path in ("/synchronous", "/asynchronous"):
+        [call] = webhook.calls(path)
+        assert call.headers["x-custom"] == "kept"
+        assert "x-api-key" not in call.headers

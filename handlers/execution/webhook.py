@@ -33,12 +33,13 @@ try:
 except PackageNotFoundError:  # running from a checkout that was not installed
     USER_AGENT = "switchboard/dev"
 
-# Hasura's list of client headers never forwarded to a handler (and every x-hasura-*).
+# Hasura's list of client headers never forwarded to a handler (and every x-hasura-*, the
+# admin secret among them), and Switchboard's own credential, an API key.
 DROPPED_HEADERS = frozenset(
     {
         "content-length", "content-md5", "user-agent", "host", "origin", "referer", "accept",
         "accept-encoding", "accept-language", "accept-datetime", "cache-control", "connection",
-        "dnt", "content-type",
+        "dnt", "content-type", "x-api-key",
     }
 )  # fmt: skip
 _encode = msgspec.json.Encoder().encode
