@@ -6,7 +6,8 @@ on that backend, permissions, public links, API keys). Whatever is sent:
 
 * the answer is never a 5xx other than 502/504 (a handler or source that failed or timed out),
   and the documented 500 `transformation-failed` of a transform failing at run time;
-* every error is `{path, error, code}` (+ `internal` for admins only, + `extensions`);
+* every error is `{path, error, code}` (+ `internal` for admins only, never for a public run, +
+  `extensions`), and no answer holds the admin secret or the caller's API key;
 * a refused request, and any read, leaves the metadata as it was (`export_metadata` v2:
   resource_version and document), and a version is made only when the document changes; a
   refused request leaves the API keys as they were;
@@ -171,8 +172,9 @@ class Bugs(logging.Handler):
             self.seen.append("".join(traceback.format_exception(*record.exc_info))[-3000:])
 
 
-def problems(response: Any, admin: bool) -> list[str]:
-    found: list[str] = []
+def problems(response: Any, admin: bool, secrets: tuple[str, ...]) -> list[str]:
+    """What is wrong with an answer; `admin`: whether it may carry `internal`."""
+    found = [f"the answer holds a secret: {secret[:6]}..." for secret in secrets if secret in response.text]
     status = response.status_code
     try:
         body = response.json()
@@ -230,7 +232,8 @@ def test_fuzz(
             path = rng.choice(["/v1/query", "/v1/query", "/v1/metadata"])
             keys = api_keys(client) if op in KEY_OPERATIONS else None
             response = client.post(path, content=body, headers={"Content-Type": "application/json", **headers})
-            found = problems(response, caller == "admin")
+            # A public run's errors carry no internals, whoever calls.
+            found = problems(response, caller == "admin" and op != "run_public_action", (SECRET, key))
             succeeded = 200 <= response.status_code < 300
             after = export(client)
             if after != before and not (succeeded and op in OPERATIONS and OPERATIONS[op].modifies):
