@@ -335,3 +335,23 @@ def test_a_handler_never_receives_the_callers_api_key(make_client: ClientFactory
         [call] = webhook.calls(path)
         assert call.headers["x-custom"] == "kept"
         assert "x-api-key" not in call.headers
+
+
+@pytest.mark.parametrize("number", ["1e9990", "1" * 5000, "-2.5e2000"])
+@pytest.mark.parametrize("template", ["{{ N }}", '"n = {{ N }}"'], ids=["value", "text"])
+def test_a_template_number_too_large_to_write(client: TestClient, number: str, template: str) -> None:
+    """Found by fuzzing Kriti templates: a literal like 1e9990 is an integer of 9,991 digits, which
+    Python will not write (500 when a body held it); 5,000 digits did not even lex."""
+    transform = {"version": 2, "body": {"action": "transform", "template": template.replace("N", number)}}
+    response = query(client, "test_webhook_transform", {"webhook_url": "http://x", "request_transform": transform})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "request transform validation failed"
+    [problem] = response.json()["internal"]
+    assert problem["error_code"] == "Lex Error"
+    assert problem["detail"].startswith("Lex Error: the number ")
+    types = {"objects": [{"name": "Out", "fields": [{"name": "ok", "type": "Boolean"}]}]}
+    assert query(client, "set_custom_types", types).status_code == 200
+    definition = {"handler": "http://127.0.0.1:9/", "output_type": "Out", "request_transform": transform}
+    response = query(client, "create_action", {"name": "big", "definition": definition})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "request transform validation failed"
