@@ -28,6 +28,14 @@ KRITI = [
     "{{$base_url}}/x", "{{ $query_params }}", "{{ not true }}", "{{ toUpper($body.input.s) }}",
     "{{", "{{ }}", "{{ $body. }}", "{{ if }}", "{{ range }}", "{{ end }}", "{{ ( }}", "{{ [1, }}", "{{ 'a }}",
 ]  # fmt: skip
+# What random templates are made of.
+KRITI_TOKENS = [
+    "{{", "}}", " ", "$body", ".input", ".s", "?", "[", "]", "(", ")", "'", '"', "\\", "0", "-1", "1.5", "1e999",
+    "1e9990", "true", "null", "if", "elif", "else", "end", "range", ":=", ",", "_", "in", "&&", "||", "==", ">", "??",
+    "not", "#", "\n", "{", "}", ":", "escapeUri", "size", "inverse", "head", "tail", "fromPairs", "toPairs",
+    "removeNulls", "concat", "getSessionVariable", "$session_variables", "$base_url", "$query_params", "\\u",
+    "\\ud800", "é", "%",
+]  # fmt: skip
 SQL = [
     "SELECT 1", "SELECT {{n}} AS n", "UPDATE products SET price = {{price}} WHERE id = {{id}}",
     "SELECT * FROM products WHERE true [[AND name = {{name}}]] [[AND price <= {{max}}]]",
@@ -115,6 +123,14 @@ class Values:
             return rng.choice(pool)
         return rng.choice(["fz", "a b", "x-hasura-user-id", "1", "true", "PRO", "2026-11-22", "12.5"])
 
+    def template(self) -> str:
+        """A Kriti template: a known one, or tokens put together at random."""
+        rng = self.rng
+        if rng.random() < 0.7:
+            return rng.choice(KRITI)
+        text = "".join(rng.choice(KRITI_TOKENS) for _ in range(rng.randrange(1, 20)))
+        return "{{ " + text + " }}" if rng.random() < 0.5 else text
+
     def odd_string(self) -> str:
         rng = self.rng
         choice = rng.randrange(6)
@@ -127,7 +143,7 @@ class Values:
         if choice == 3:
             return "".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(rng.randrange(1, 40)))
         if choice == 4:
-            return rng.choice(KRITI) * rng.choice([1, 50])
+            return self.template() * rng.choice([1, 50])
         return "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
 
     def integer(self, name: str) -> int:
@@ -181,7 +197,7 @@ class Values:
     def transform(self, name: str) -> Any:
         rng = self.rng
         if name == "response_transform":
-            return {"version": 2, "body": {"action": "transform", "template": rng.choice(KRITI)}}
+            return {"version": 2, "body": {"action": "transform", "template": self.template()}}
         out: dict[str, Any] = {}
         if rng.random() < 0.6:
             out["version"] = rng.choice([1, 2, 2, 3, "2"])
@@ -190,21 +206,21 @@ class Values:
         if rng.random() < 0.4:
             out["method"] = rng.choice(["PUT", "GET", "", "G E T", "DELETE"])
         if rng.random() < 0.5:
-            out["url"] = rng.choice(["{{$base_url}}/x", *KRITI])
+            out["url"] = rng.choice(["{{$base_url}}/x", self.template()])
         if rng.random() < 0.6:
             out["body"] = rng.choice(
                 [
-                    {"action": "transform", "template": rng.choice(KRITI)},
+                    {"action": "transform", "template": self.template()},
                     {"action": "remove"},
-                    {"action": "x_www_form_urlencoded", "form_template": {"k": rng.choice(KRITI)}},
+                    {"action": "x_www_form_urlencoded", "form_template": {"k": self.template()}},
                     {"action": "bogus"},
-                    rng.choice(KRITI),
+                    self.template(),
                 ]
             )
         if rng.random() < 0.3:
-            out["query_params"] = rng.choice([{"q": rng.choice(KRITI), "n": None}, rng.choice(KRITI)])
+            out["query_params"] = rng.choice([{"q": self.template(), "n": None}, self.template()])
         if rng.random() < 0.3:
-            out["request_headers"] = {"add_headers": {"X-T": rng.choice(KRITI)}, "remove_headers": ["X-Drop"]}
+            out["request_headers"] = {"add_headers": {"X-T": self.template()}, "remove_headers": ["X-Drop"]}
         if rng.random() < 0.1:
             out["content_type"] = rng.choice(["application/json", "text/plain"])
         return out

@@ -14,6 +14,9 @@ on that backend, permissions, public links, API keys). Whatever is sent:
 * handlers never receive the admin secret or an API key;
 * a second server on the same store, opened at the end, serves the same metadata.
 
+Beside them, Kriti templates of random tokens are parsed and rendered in-process (many more of
+them than bodies could carry): only a KritiError may come out.
+
 Bodies are reproducible from SWITCHBOARD_FUZZ_SEED (default 9; a failure names its seed and the
 body's number); SWITCHBOARD_FUZZ_BODIES (default 3000, over the 4 chunks of each backend) runs
 more: `SWITCHBOARD_FUZZ_BODIES=50000 SWITCHBOARD_FUZZ_SEED=7 pytest tests/test_fuzz.py`.
@@ -21,8 +24,11 @@ more: `SWITCHBOARD_FUZZ_BODIES=50000 SWITCHBOARD_FUZZ_SEED=7 pytest tests/test_f
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import random
 import traceback
 from pathlib import Path
 from typing import Any
@@ -31,9 +37,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from handlers.registry import OPERATIONS
+from metadata import kriti
+from metadata.kriti_errors import KritiError
 from tests.conftest import ClientFactory, query
 from tests.fuzz_bodies import Bodies
-from tests.fuzz_values import World
+from tests.fuzz_values import KRITI_TOKENS, World
 from tests.shop import create_shop
 from tests.webhook import Webhook
 
@@ -267,3 +275,34 @@ def test_fuzz(
     assert not leaked, f"the admin secret or an API key reached a handler: {leaked[:5]}"
     # What this server answers is what the store holds: a second server reads the same.
     assert export(make_client(**settings)) == before
+
+
+ENVS: list[dict[str, Any]] = [
+    {
+        "$body": {"input": {"s": "x", "n": 2**70, "f": 1e308, "l": [[1, 2], ["a", None]], "o": {"": 1}}},
+        "$session_variables": {"x-hasura-role": "r"},
+        "$base_url": "http://x",
+        "$query_params": {},
+    },
+    {"$body": None},
+    {"$body": [1, "a", True, {}, []]},
+]
+
+
+def test_fuzz_kriti_templates() -> None:
+    """Templates of random tokens, parsed as JSON and as text templates and rendered on a few
+    bodies, in-process: only a KritiError may come out, and what renders can be written as JSON."""
+    rng = random.Random(f"{SEED}-kriti")
+    for _ in range(PER_CHUNK * 30):
+        text = "".join(rng.choice(KRITI_TOKENS) for _ in range(rng.randrange(1, 25)))
+        source = "{{ " + text + " }}" if rng.random() < 0.5 else text
+        for parser in (kriti.parse, kriti.parse_text):
+            try:
+                template = parser(source)
+                for env in ENVS:
+                    with contextlib.suppress(KritiError):
+                        json.dumps(template.render(env))
+            except KritiError:
+                continue
+            except Exception as exc:
+                raise AssertionError(f"{parser.__name__}({source!r}): {exc!r}") from exc
