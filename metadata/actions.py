@@ -14,7 +14,7 @@ import msgspec
 
 from metadata.graphql_types import check_name, check_type
 from metadata.sql_template import SqlTemplate
-from metadata.strict import NO_NUL, Strict
+from metadata.strict import MAX_NAME, NO_NUL, Strict
 from metadata.transform_checks import validate_transforms
 
 DEFAULT_TIMEOUT = 30
@@ -34,8 +34,8 @@ def check_env_name(name: str, where: str) -> None:
         )
 
 
-# Hasura's role names are non-empty text (without NUL: see StoredText).
-RoleName = Annotated[str, msgspec.Meta(min_length=1, pattern=NO_NUL)]
+# Hasura's role names are non-empty text (without NUL, and not too long: see StoredName).
+RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=NO_NUL)]
 
 
 class ArgumentDefinition(Strict):

@@ -13,7 +13,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 
 from metadata.actions import check_env_name
-from metadata.strict import StoredText, Strict
+from metadata.strict import StoredName, Strict
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg"}
 
@@ -30,7 +30,7 @@ def async_url(url: str) -> str:
 
 
 class DataSource(Strict):
-    name: StoredText
+    name: StoredName
     url: str | None = None
     url_from_env: str | None = None
 

@@ -16,3 +16,7 @@ StoredInt = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 # cannot hold a NUL character, so one is refused as bad input, naming the field, on every backend.
 NO_NUL = r"^[^\x00]*$"
 StoredText = Annotated[str, msgspec.Meta(pattern=NO_NUL)]
+# Names the store keys its rows by (actions, custom types, sources, API keys): PostgreSQL's index
+# holds at most ~2.7 kB a row, so a longer name would fail the write.
+MAX_NAME = 512
+StoredName = Annotated[str, msgspec.Meta(pattern=NO_NUL, max_length=MAX_NAME)]
