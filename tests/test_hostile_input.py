@@ -375,9 +375,9 @@ def test_a_template_number_too_large_to_write(client: TestClient, number: str, t
     ],
 )
 def test_a_name_longer_than_the_store_keys(client: TestClient, type_: str, args: dict[str, Any], path: str) -> None:
-    """Found while widening the fuzz test's names: names key the store's rows, and PostgreSQL's index holds at
-    most ~2.7 kB a row, so an incompressible name of 3,000 characters failed the write (a false
-    503, with the statement shown to admins). Names are at most 512 characters, on every backend."""
+    """Found while widening the fuzz test's names: names key the store's rows, and PostgreSQL's
+    index holds at most ~2.7 kB a row, so an incompressible name of 3,000 characters failed the
+    write (a false 503, with the statement shown to admins). Names are at most 512 characters."""
     rng = random.Random(1)
     letters = string.ascii_letters + string.digits
     for length, status in ((512, 200), (513, 400), (10_000, 400)):
