@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import string
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +94,7 @@ class Values:
             self.action = world.links[uuid]
             return uuid
         pools: dict[str, list[str]] = {
-            "name": [f"fz_{rng.randrange(100)}", "1bad", "has-dash", "", "__typename", *world.api_keys],
+            "name": [f"fz_{rng.randrange(100)}", "1bad", "has-dash", "", "__typename", self.letters(), *world.api_keys],
             "action": [f"fz_{rng.randrange(100)}", "ghost", ""],
             "role": ROLES,
             "type": TYPE_STRINGS,
@@ -131,6 +132,10 @@ class Values:
         text = "".join(rng.choice(KRITI_TOKENS) for _ in range(rng.randrange(1, 20)))
         return "{{ " + text + " }}" if rng.random() < 0.5 else text
 
+    def letters(self) -> str:
+        """A name of random letters, which does not compress, about as long as the store keeps, or longer."""
+        return "n" + "".join(self.rng.choices(string.ascii_letters, k=self.rng.choice([511, 600, 3000])))
+
     def odd_string(self) -> str:
         rng = self.rng
         choice = rng.randrange(6)
@@ -141,7 +146,7 @@ class Values:
         if choice == 2:
             return "\ud800" + rng.choice(ODD_STRINGS)  # a lone surrogate
         if choice == 3:
-            return "".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(rng.randrange(1, 40)))
+            return "".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(rng.choice([1, 10, 40, 3000])))
         if choice == 4:
             return self.template() * rng.choice([1, 50])
         return "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
