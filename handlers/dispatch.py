@@ -97,6 +97,8 @@ async def _modify(op: Operation, ctx: Context, args: Any) -> Any:
 async def _nested(ctx: Context, body: msgspec.Raw) -> Any:
     """One envelope of a bulk, on the bulk's draft."""
     envelope, op, args = _prepare(body, ctx.session)
+    if not op.in_bulk:
+        raise ParseFailed(f'"{envelope.type}" cannot run inside bulk: a refused bulk could not undo it', "$.type")
     if envelope.resource_version not in (None, ctx.store.resource_version):
         raise _conflict(envelope.resource_version)
     if op.modifies:

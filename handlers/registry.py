@@ -40,6 +40,9 @@ class Operation:
     # Reads catch up with other servers' writes first; the run path trusts the in-memory view,
     # which the store's change listener keeps current.
     fresh: bool = True
+    # Whether it may be an envelope of a `bulk`: not when it acts outside the metadata (a run,
+    # an API key), which a bulk refused by a later envelope could not undo.
+    in_bulk: bool = True
     decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -75,7 +78,9 @@ OPERATIONS: dict[str, Operation] = {
     "diff_metadata": Operation(history.diff_metadata, history.DiffMetadata, modifies=False),
     "rollback_metadata": Operation(history.rollback_metadata, history.RollbackMetadata, modifies=True),
     "bulk": Operation(bulk.bulk, list[msgspec.Raw], modifies=True),
-    "run_action": Operation(run_action.run_action, run_action.RunAction, modifies=False, admin_only=False, fresh=False),
+    "run_action": Operation(
+        run_action.run_action, run_action.RunAction, modifies=False, admin_only=False, fresh=False, in_bulk=False
+    ),
     "get_action_result": Operation(
         run_action.get_action_result, run_action.GetActionResult, modifies=False, admin_only=False, fresh=False
     ),
@@ -88,11 +93,20 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "drop_action_public_link": Operation(public_links.drop_action_public_link, public_links.ActionLink, modifies=True),
     "run_public_action": Operation(
-        public_links.run_public_action, public_links.RunPublicAction, modifies=False, admin_only=False, fresh=False
+        public_links.run_public_action,
+        public_links.RunPublicAction,
+        modifies=False,
+        admin_only=False,
+        fresh=False,
+        in_bulk=False,
     ),
-    "create_api_key": Operation(api_keys.create_api_key, api_keys.CreateApiKey, modifies=False, fresh=False),
+    "create_api_key": Operation(
+        api_keys.create_api_key, api_keys.CreateApiKey, modifies=False, fresh=False, in_bulk=False
+    ),
     "list_api_keys": Operation(api_keys.list_api_keys, api_keys.ListApiKeys, modifies=False, fresh=False),
-    "revoke_api_key": Operation(api_keys.revoke_api_key, api_keys.RevokeApiKey, modifies=False, fresh=False),
+    "revoke_api_key": Operation(
+        api_keys.revoke_api_key, api_keys.RevokeApiKey, modifies=False, fresh=False, in_bulk=False
+    ),
     "list_actions": Operation(listing.list_actions, listing.ListActions, modifies=False),
     "list_roles": Operation(listing.list_roles, listing.ListRoles, modifies=False),
     "get_action_signature": Operation(

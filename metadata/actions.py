@@ -15,7 +15,7 @@ import msgspec
 from metadata.errors import ParseFailed
 from metadata.graphql_types import check_name, check_type
 from metadata.sql_template import SqlTemplate
-from metadata.strict import Strict
+from metadata.strict import MAX_NAME, NO_NUL, Strict
 from metadata.transform_checks import check_transform_shapes
 
 DEFAULT_TIMEOUT = 30
@@ -54,8 +54,8 @@ def check_action_name(name: str, field: str = "name") -> None:
         raise ParseFailed(str(exc), f"$.{field}") from None
 
 
-# Hasura's role names are non-empty text.
-RoleName = Annotated[str, msgspec.Meta(min_length=1)]
+# Hasura's role names are non-empty text (without NUL, and not too long: see StoredName).
+RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=NO_NUL)]
 
 
 class ArgumentDefinition(Strict):

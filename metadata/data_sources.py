@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from metadata.actions import check_env_name
-from metadata.strict import Strict
+from metadata.strict import StoredName, Strict
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg"}
 
@@ -32,7 +32,7 @@ def async_url(url: str) -> str:
 
 
 class DataSource(Strict):
-    name: str
+    name: StoredName
     url: str | None = None
     url_from_env: str | None = None
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from metadata.errors import InvalidJson, ParseFailed
+from metadata.strict import NO_NUL
 
 T = TypeVar("T")
 
@@ -16,6 +17,7 @@ _WORDING = [
     (re.compile(r"Object missing required field `(.*)`\Z"), r'key "\1" not found'),
     (re.compile(r"Object contains unknown field `(.*)`\Z"), r'unknown field "\1"'),
     (re.compile(r"Expected `str` of length >= 1\Z"), "empty string not allowed"),
+    (re.compile(f"Expected `str` matching regex {re.escape(repr(NO_NUL))}\\Z"), "NUL characters are not allowed"),
 ]
 
 

@@ -9,6 +9,8 @@ from functools import lru_cache
 from graphql.error import GraphQLSyntaxError
 from graphql.language import ListTypeNode, NamedTypeNode, NonNullTypeNode, TypeNode, parse_type
 
+from metadata.strict import MAX_NAME
+
 NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*\Z")
 
 BUILTIN_SCALARS = frozenset({"Int", "Float", "String", "Boolean", "ID"})
@@ -29,7 +31,10 @@ def is_name(text: str) -> bool:
 
 
 def check_name(text: str) -> str:
-    """Raise ValueError (a parse error, as msgspec reports it) when `text` is no GraphQL name."""
+    """Raise ValueError (a parse error, as msgspec reports it) when `text` is no GraphQL name, or
+    one longer than the store keeps."""
+    if len(text) > MAX_NAME:
+        raise ValueError(f"{text[:20]}... is longer than {MAX_NAME} characters")
     if not is_name(text):
         raise ValueError(f"{text} is not valid GraphQL name")
     return text

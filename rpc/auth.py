@@ -92,6 +92,10 @@ class Authenticator:
             raise AccessDenied("Your requested role is not in allowed roles")
         variables = verifier.variables(claims)
         variables[ROLE] = role
+        if any("\x00" in value for value in variables.values()):
+            # The role and user id are kept with the runs a session starts, and PostgreSQL's
+            # text holds no NUL (headers cannot carry one: tokens are the only way in).
+            raise InvalidClaims("session variables may not contain NUL characters")
         return Session(role=role, variables=variables, headers=headers)
 
 

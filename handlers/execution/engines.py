@@ -62,7 +62,12 @@ class Engines:
         url = resolve_url(source)
         engine = self._engines.get(url)
         if engine is None:
-            engine = create_async_engine(url)
+            try:
+                engine = create_async_engine(url)
+            except (sa.exc.ArgumentError, sa.exc.InvalidRequestError, ImportError, ValueError) as exc:
+                # A URL that parses, but names a dialect or driver this server does not have, or
+                # an option the dialect refuses: the source's configuration, not our failure.
+                raise InvalidConfiguration(f'source "{source.name}" cannot be used: {first_line(exc)}') from None
             if engine.dialect.name == "sqlite":
                 sa.event.listen(engine.sync_engine, "connect", _sqlite_foreign_keys)
             self._engines[url] = engine
@@ -70,9 +75,12 @@ class Engines:
 
     async def connect(self, source: DataSource) -> AsyncConnection:
         """An open connection (the caller closes it); a source that cannot be reached is a 502."""
+        engine = self.engine(source)
         try:
-            return await self.engine(source).connect()
-        except (TimeoutError, OSError, sa.exc.DBAPIError) as exc:
+            return await engine.connect()
+        # ValueError, TypeError, OverflowError: options of the URL the driver refuses as it connects (a NUL in
+        # a file name, an unknown keyword, a port out of range).
+        except (TimeoutError, OSError, sa.exc.DBAPIError, ValueError, TypeError, OverflowError) as exc:
             raise connection_failed(source.name, exc) from None
 
     async def probe(self, source: DataSource, timeout: float = 5.0) -> str | None:

@@ -43,7 +43,7 @@ from metadata.errors import AccessDenied, NotExists, SwitchboardError, Validatio
 from metadata.objects import View
 from metadata.roles import may_run
 from metadata.runs import Run
-from metadata.strict import StoredInt, Strict
+from metadata.strict import StoredInt, StoredText, Strict
 from metadata.values import InputError, validate_input
 
 log = logging.getLogger("switchboard.runs")
@@ -56,11 +56,11 @@ class RunAction(Strict):
 
 
 class GetActionResult(Strict):
-    id: str
+    id: StoredText
 
 
 class GetActionLog(Strict):
-    action: str | None = None
+    action: StoredText | None = None
     status: Literal["created", "processing", "completed", "error"] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     offset: StoredInt = 0

@@ -133,7 +133,21 @@ def _number(value: Any) -> Any:
     return value
 
 
+def _text(value: Any) -> str:
+    """A value JSON has no form for, as the database writes it: an inet or cidr (`1.2.3.4`), a
+    bit string (asyncpg's BitString: `101`), a range (asyncpg's Range: `[1,5)`, `empty`)."""
+    if hasattr(value, "as_string"):
+        return str(value.as_string())
+    if hasattr(value, "lower_inc"):
+        if value.isempty:
+            return "empty"
+        lower, upper = ("" if bound is None else str(bound) for bound in (value.lower, value.upper))
+        return f"{'[' if value.lower_inc else '('}{lower},{upper}{']' if value.upper_inc else ')'}"
+    return str(value)
+
+
 def json_rows(rows: Any) -> list[dict[str, Any]]:
-    """Rows as JSON-ready objects (dates as ISO strings, bytes as base64, numerics as numbers)."""
+    """Rows as JSON-ready objects (dates as ISO strings, bytes as base64, numerics as numbers,
+    what JSON has no form for as text)."""
     plain = [{key: _number(value) for key, value in row._mapping.items()} for row in rows]
-    return msgspec.to_builtins(plain)  # type: ignore[no-any-return]
+    return msgspec.to_builtins(plain, enc_hook=_text)  # type: ignore[no-any-return]

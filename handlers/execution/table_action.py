@@ -72,7 +72,8 @@ def derived_arguments(table: sa.Table, operation: str) -> tuple[ArgumentDefiniti
             continue
         else:
             required = operation == "insert" and not column.nullable and column.server_default is None
-        out.append(ArgumentDefinition(name=column.name, type=f"{type_}!" if required else type_))
+        # str(): reflected names are SQLAlchemy's quoted_name, a str subclass no encoder takes.
+        out.append(ArgumentDefinition(name=str(column.name), type=f"{type_}!" if required else type_))
     return tuple(out)
 
 

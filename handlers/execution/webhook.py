@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -38,12 +39,13 @@ try:
 except PackageNotFoundError:  # running from a checkout that was not installed
     USER_AGENT = "switchboard/dev"
 
-# Hasura's list of client headers never forwarded to a handler (and every x-hasura-*).
+# Hasura's list of client headers never forwarded to a handler (and every x-hasura-*, the
+# admin secret among them), and Switchboard's own credential, an API key.
 DROPPED_HEADERS = frozenset(
     {
         "content-length", "content-md5", "user-agent", "host", "origin", "referer", "accept",
         "accept-encoding", "accept-language", "accept-datetime", "cache-control", "connection",
-        "dnt", "content-type",
+        "dnt", "content-type", "x-api-key",
     }
 )  # fmt: skip
 _encode = msgspec.json.Encoder().encode
@@ -218,6 +220,14 @@ async def preview_webhook(runtime: Runtime, call: Call, view: View) -> dict[str,
     return {"request": {"method": method, "url": url, "headers": dict(sorted(headers.items())), "body": shown}}
 
 
+def _absolute_http(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unbalanced IPv6 bracket, a port out of range
+        return False
+
+
 async def run_webhook(runtime: Runtime, call: Call, view: View) -> Any:
     assert runtime.http is not None
     return await call_webhook(runtime.http, call, view)
@@ -231,6 +241,8 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
     if rid is not None:  # the caller's request id, for the handler's logs (unless set explicitly)
         sent.headers.setdefault(REQUEST_ID_HEADER, rid)
     try:
+        if not _absolute_http(sent.url):  # aiohttp asserts on some (`//host/path`) instead of refusing them
+            raise aiohttp.InvalidURL(sent.url)
         async with http.request(
             sent.method, sent.url, data=sent.data, headers=sent.headers, timeout=_timeout(action.definition.timeout)
         ) as response:
@@ -241,7 +253,9 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
             f"the action handler did not answer within {action.definition.timeout} seconds",
             internal=_exchange(call, sent, _http_exception(exc)),
         ) from None
-    except (aiohttp.ClientError, OSError) as exc:
+    # ValueError: a header value aiohttp will not send (a control character, from the
+    # definition or from a transform of the input).
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
         internal = _exchange(call, sent, _http_exception(exc))
         raise HandlerFailed("http exception when calling webhook", internal=internal) from None
 

@@ -42,7 +42,13 @@ async def create_api_key(ctx: Context, args: CreateApiKey) -> dict[str, Any]:
     expires_at = None
     if args.expires_at is not None:
         moment = args.expires_at if args.expires_at.tzinfo else args.expires_at.replace(tzinfo=UTC)
-        expires_at = moment.timestamp()
+        try:
+            # It is kept as a timestamp and shown back in UTC, where 9999-12-31T23:00:00-05:00
+            # (and 9999-12-31T23:59:59.999999, once rounded to a float) is past the last year.
+            expires_at = moment.astimezone(UTC).timestamp()
+            datetime.fromtimestamp(expires_at, UTC)
+        except (OverflowError, ValueError):
+            raise ValidationFailed("expires_at is out of range", "$.expires_at") from None
         if expires_at <= time.time():
             raise ValidationFailed("expires_at is in the past", "$.expires_at")
     created = await ctx.runtime.api_keys.create(args.name, args.role, expires_at)

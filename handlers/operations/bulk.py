@@ -4,6 +4,8 @@ All of them apply as one new version, or none does. The answer is the list of th
 An error names its envelope: `$.args[i]` (`$.args[i].args.name` inside its args). A
 `resource_version` on an inner envelope must match the version the bulk started from. Reads
 inside a bulk (export_metadata, ...) see that version too, not the bulk's pending changes.
+Operations acting outside the metadata (runs, API keys: `in_bulk=False` in the registry) are
+refused with parse-failed at `$.args[i].type`, as a refused bulk could not undo them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,308 @@
+"""Fuzzing /v1/query: thousands of seeded bodies (tests/fuzz_bodies.py) across every registered
+operation, sent through the real app on both store backends as admin, as a role (through the
+admin secret, and through an API key), anonymously and with a wrong secret, against a realistic
+metadata (custom types, webhook, SQL and table actions on a SQLite source, and a PostgreSQL one
+on that backend, permissions, public links, API keys). Whatever is sent:
+
+* the answer is never a 5xx other than 502/504 (a handler or source that failed or timed out),
+  and the documented 500 `transformation-failed` of a transform failing at run time;
+* every error is `{path, error, code}` (+ `internal` for admins only, never for a public run, +
+  `extensions`), and no answer holds the admin secret or the caller's API key;
+* a refused request, and any read, leaves the metadata as it was (`export_metadata` v2:
+  resource_version and document), and a version is made only when the document changes; a
+  refused request leaves the API keys as they were;
+* handlers never receive the admin secret or an API key;
+* a second server on the same store, opened at the end, serves the same metadata.
+
+Beside them, Kriti templates of random tokens are parsed and rendered in-process (many more of
+them than bodies could carry): only a KritiError may come out.
+
+Bodies are reproducible from SWITCHBOARD_FUZZ_SEED (default 9; a failure names its seed and the
+body's number); SWITCHBOARD_FUZZ_BODIES (default 3000, over the 4 chunks of each backend) runs
+more: `SWITCHBOARD_FUZZ_BODIES=50000 SWITCHBOARD_FUZZ_SEED=7 pytest tests/test_fuzz.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from handlers.registry import OPERATIONS
+from metadata import kriti
+from metadata.kriti import KritiError
+from tests.conftest import ClientFactory, query
+from tests.fuzz_bodies import Bodies
+from tests.fuzz_values import KRITI_TOKENS, World
+from tests.shop import create_shop
+from tests.webhook import Webhook
+
+SEED = os.environ.get("SWITCHBOARD_FUZZ_SEED", "9")
+CHUNKS = 4  # per backend, so that xdist spreads them
+PER_CHUNK = max(1, int(os.environ.get("SWITCHBOARD_FUZZ_BODIES", "3000")) // (2 * CHUNKS))
+
+SECRET = "fuzz-secret"
+ADMIN = {"X-Hasura-Admin-Secret": SECRET}
+ERROR_KEYS = {"path", "error", "code"}
+ODD_HEADERS = ["X-Request-Id", "X-Hasura-User-Id", "X-Hasura-Role", "X-Api-Key", "Authorization", "X-Custom", "Host"]
+
+TYPES = {
+    "input_objects": [
+        {"name": "UserInput", "fields": [{"name": "email", "type": "String!"}]},
+        {"name": "Tree", "fields": [{"name": "value", "type": "Int"}, {"name": "child", "type": "Tree"}]},
+    ],
+    "objects": [
+        {"name": "UserOutput", "fields": [{"name": "id", "type": "Int!"}, {"name": "email", "type": "String"}]}
+    ],
+    "scalars": [{"name": "Date"}],
+    "enums": [{"name": "Plan", "values": [{"value": "FREE"}, {"value": "PRO"}]}],
+}
+TRANSFORM = {
+    "version": 2,
+    "url": "{{$base_url}}/{{ $body.input.s }}",
+    "query_params": {"n": "{{ $body.input?.n ?? 0 }}"},
+    "body": {"action": "transform", "template": '{"l": {{ $body.input.l }}, "b": {{ $body.input.b }}}'},
+}
+# name -> (definition without arguments, arguments, roles that may run it)
+ACTIONS: dict[str, tuple[dict[str, Any], list[tuple[str, str]], list[str]]] = {
+    "create_user": ({"handler": "/ok", "output_type": "UserOutput", "forward_client_headers": True},
+                    [("user", "UserInput!"), ("plan", "Plan")], ["user", "anonymous"]),
+    "grow_tree": ({"handler": "/ok", "output_type": "UserOutput", "type": "query", "forward_client_headers": True},
+                  [("tree", "Tree")], ["user"]),
+    "send_report": ({"handler": "/ok", "output_type": "UserOutput", "kind": "asynchronous",
+                     "retry_conf": {"num_retries": 1, "retry_interval_seconds": 0}}, [("month", "String!")], ["user"]),
+    "refuse": ({"handler": "/fail", "output_type": "UserOutput"}, [("n", "Int")], ["user"]),
+    "crash": ({"handler": "/error", "output_type": "[UserOutput!]!", "timeout": 2}, [("id", "ID")], []),
+    "reshape": ({"handler": "/ok", "output_type": "UserOutput", "request_transform": TRANSFORM,
+                 "response_transform": {"version": 2, "body": {"action": "transform", "template": "{{ $body }}"}}},
+                [("s", "String"), ("n", "Int"), ("l", "[String!]"), ("b", "Boolean")], ["anonymous"]),
+    "tag": ({"handler": "/ok", "output_type": "UserOutput",
+             "request_transform": {"version": 2, "request_headers": {"add_headers": {"X-Tag": "{{ $body.input.s }}"}}}},
+            [("s", "String!")], ["user"]),
+    "set_price": ({"sql": {"source": "shop", "statement": "UPDATE products SET price = {{price}} WHERE id = {{id}}"}},
+                  [("price", "numeric!"), ("id", "Int!")], ["user"]),
+    "find_products": ({"type": "query", "sql": {"source": "shop", "statement":
+                       "SELECT * FROM products WHERE true [[AND name = {{name}}]] [[AND price <= {{max}}]]"}},
+                      [("name", "String"), ("max", "numeric")], ["user", "anonymous"]),
+    "echo": ({"type": "query", "sql": {"source": "shop", "statements": ["SELECT {{n}} AS n", "SELECT {{d}} AS d"]}},
+             [("n", "bigint"), ("d", "date")], []),
+    "lost": ({"sql": {"source": "down", "statement": "SELECT 1"}}, [], ["user"]),
+    "new_order": ({"table": {"source": "shop", "table": "orders", "operation": "insert"}},
+                  [("product_id", "Int!"), ("qty", "Int"), ("placed_on", "date"), ("note", "String")], ["user"]),
+    "edit_product": ({"table": {"source": "shop", "table": "products", "operation": "update"}},
+                     [("id", "Int!"), ("name", "String"), ("price", "numeric"), ("note", "String")], []),
+    "remove_order": ({"table": {"source": "shop", "table": "orders", "operation": "delete"}}, [("id", "Int!")], []),
+}  # fmt: skip
+TABLE_ACTIONS = {"new_order", "edit_product", "remove_order"}
+
+
+def ok(response: Any) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def seed(client: TestClient, webhook: Webhook, tmp_path: Path, pg_url: str | None) -> tuple[World, str]:
+    """The metadata the bodies aim at, and an API key of the role `user`."""
+    webhook.respond("/ok", body={"id": 1, "email": "a@b.c"})
+    webhook.respond("/fail", 400, {"message": "refused by the handler", "code": "fz", "extensions": {"a": 1}})
+    webhook.respond("/error", 500, {"oops": True})
+    webhook.respond("/null", 200, None)
+    shop_url = f"sqlite:///{tmp_path / 'shop.db'}"
+    create_shop(shop_url)
+
+    corpus: dict[str, list[Any]] = {}
+
+    def admin(type_: str, args: Any) -> Any:
+        corpus.setdefault(type_, []).append(args)
+        return ok(query(client, type_, args, headers=ADMIN))
+
+    admin("set_custom_types", TYPES)
+    admin("add_source", {"name": "shop", "url": shop_url})
+    admin("add_source", {"name": "down", "url": f"sqlite:///{tmp_path / 'missing' / 'down.db'}"})
+    if pg_url is not None:  # a PostgreSQL source too, where the store is one
+        admin("add_source", {"name": "pg", "url": pg_url})
+    for name, (definition, arguments, roles) in ACTIONS.items():
+        definition = {**definition}
+        if "handler" in definition:
+            definition["handler"] = webhook.url(definition["handler"])
+        if name not in TABLE_ACTIONS:
+            definition["arguments"] = [{"name": arg, "type": type_} for arg, type_ in arguments]
+        admin("create_action", {"name": name, "definition": definition, "comment": f"fuzzed {name}"})
+        for role in roles:
+            admin("create_action_permission", {"action": name, "role": role})
+    links = {admin("create_action_public_link", {"action": a})["uuid"]: a for a in ("create_user", "new_order")}
+    key = admin("create_api_key", {"name": "ci", "role": "user"})["key"]
+    admin("create_api_key", {"name": "spare", "role": "manager"})
+    run_id = admin("run_action", {"name": "send_report", "input": {"month": "2026-10"}})["action_id"]
+    exported = export(client)
+    return World(
+        webhook=webhook.url(""),
+        shop_url=shop_url,
+        actions={name: arguments for name, (_, arguments, _) in ACTIONS.items()},
+        document=exported["metadata"],
+        links=links,
+        corpus=corpus,
+        run_ids=[run_id],
+        api_keys=["spare", "ghost"],
+        version=exported["resource_version"],
+    ), key
+
+
+def export(client: TestClient) -> Any:
+    return ok(query(client, "export_metadata", {}, headers=ADMIN, version=2))
+
+
+# Operations that may create or revoke API keys, which are not metadata.
+KEY_OPERATIONS = {"create_api_key", "revoke_api_key", "bulk"}
+
+
+def api_keys(client: TestClient) -> list[str]:
+    return [key["name"] for key in ok(query(client, "list_api_keys", {}, headers=ADMIN))["api_keys"]]
+
+
+class Bugs(logging.Handler):
+    """The tracebacks the app logs for answers it did not expect to give (500 unexpected)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.seen.append("".join(traceback.format_exception(*record.exc_info))[-3000:])
+
+
+def problems(response: Any, admin: bool, secrets: tuple[str, ...]) -> list[str]:
+    """What is wrong with an answer; `admin`: whether it may carry `internal`."""
+    found = [f"the answer holds a secret: {secret[:6]}..." for secret in secrets if secret in response.text]
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        return [f"{status}, not JSON: {response.text[:300]!r}"]
+    if status >= 400:
+        if not isinstance(body, dict) or not ERROR_KEYS <= set(body) <= ERROR_KEYS | {"internal", "extensions"}:
+            found.append(f"error body is not {{path, error, code}}: {str(body)[:300]}")
+        elif not all(isinstance(body[key], str) for key in ERROR_KEYS):
+            found.append(f"error body fields are not strings: {str(body)[:300]}")
+        elif "internal" in body and not admin:
+            found.append("a non-admin caller got internal")
+    documented = status == 500 and isinstance(body, dict) and body.get("code") == "transformation-failed"
+    if status >= 500 and status not in (502, 504) and not documented:
+        found.append(f"status {status}")
+    return found
+
+
+def shorten(body: bytes) -> str:
+    text = repr(body)
+    return text if len(text) < 600 else text[:400] + f" ... ({len(body)} bytes) ... " + text[-150:]
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_fuzz(
+    make_client: ClientFactory, database_url: str, source_url: str, webhook: Webhook, tmp_path: Path, chunk: int
+) -> None:
+    backend = database_url.split(":")[0]
+    settings: dict[str, Any] = {"admin_secret": SECRET, "public_rate_limit": 10_000, "async_workers": 1}
+    if chunk % 2:
+        settings["unauthorized_role"] = "anonymous"
+    client = make_client(**settings)
+    world, key = seed(client, webhook, tmp_path, None if source_url.startswith("sqlite") else source_url)
+    bodies = Bodies(f"{SEED}-{backend}-{chunk}", world)
+    rng = bodies.rng
+    callers = [  # (who, headers, weight)
+        ("admin", ADMIN, 45),
+        ("user via the admin secret", {**ADMIN, "X-Hasura-Role": "user", "X-Hasura-User-Id": "7"}, 15),
+        ("user via an API key", {"X-Api-Key": key}, 15),
+        ("anonymous", {}, 15),
+        ("a wrong secret", {"X-Hasura-Admin-Secret": "wrong", "X-Hasura-Role": "admin"}, 10),
+    ]
+    bugs = Bugs()
+    logging.getLogger("switchboard").addHandler(bugs)
+    failures: list[str] = []
+    sent: set[str] = set()
+    before = export(client)
+    try:
+        for i in range(PER_CHUNK):
+            op, body = bodies.next()
+            sent.add(op)
+            caller, headers, _ = rng.choices(callers, weights=[c[2] for c in callers])[0]
+            if rng.random() < 0.2:  # odd headers: forwarded to handlers, logged, kept with runs
+                headers = {**headers, rng.choice(ODD_HEADERS): rng.choice(["", " x ", "x" * 4000, "r-1", "%00"])}
+            path = rng.choice(["/v1/query", "/v1/query", "/v1/metadata"])
+            keys = api_keys(client) if op in KEY_OPERATIONS else None
+            response = client.post(path, content=body, headers={"Content-Type": "application/json", **headers})
+            # A public run's errors carry no internals, whoever calls.
+            found = problems(response, caller == "admin" and op != "run_public_action", (SECRET, key))
+            succeeded = 200 <= response.status_code < 300
+            after = export(client)
+            if after != before and not (succeeded and op in OPERATIONS and OPERATIONS[op].modifies):
+                found.append(f"metadata changed: version {before['resource_version']} -> {after['resource_version']}")
+            elif (after["metadata"] == before["metadata"]) != (after["resource_version"] == before["resource_version"]):
+                found.append(f"version {after['resource_version']} made with no change to the document, or the reverse")
+            if keys is not None and not succeeded and api_keys(client) != keys:
+                found.append("API keys changed")
+            if found or bugs.seen:
+                failures.append(
+                    f"#{i} {op} as {caller} on {path}: {'; '.join(found)}\n  sent {shorten(body)}\n"
+                    f"  got {response.status_code} {response.text[:500]}\n" + "".join(bugs.seen)
+                )
+                bugs.seen.clear()
+            if succeeded and op in ("create_action", "update_action"):
+                bodies.learn(body)  # later bodies may run it
+            if after["metadata"] != world.document and rng.random() < 0.3:
+                ok(query(client, "replace_metadata", world.document, headers=ADMIN))  # back to the seeded one
+                after = export(client)
+            before = after
+            world.version = after["resource_version"]
+            if len(failures) >= 20:
+                break
+    finally:
+        logging.getLogger("switchboard").removeHandler(bugs)
+    assert not failures, f"seed {SEED}-{backend}-{chunk}: {len(failures)} failure(s)\n" + "\n".join(failures)
+    if 2 * len(OPERATIONS) <= PER_CHUNK:
+        assert sent >= set(OPERATIONS), sorted(set(OPERATIONS) - sent)
+    # Handlers never see the caller's credentials (client headers are forwarded to some).
+    leaked = [r.path for r in webhook.received if {SECRET, key} & set(r.headers.values())]
+    assert not leaked, f"the admin secret or an API key reached a handler: {leaked[:5]}"
+    # What this server answers is what the store holds: a second server reads the same.
+    assert export(make_client(**settings)) == before
+
+
+ENVS: list[dict[str, Any]] = [
+    {
+        "$body": {"input": {"s": "x", "n": 2**70, "f": 1e308, "l": [[1, 2], ["a", None]], "o": {"": 1}}},
+        "$session_variables": {"x-hasura-role": "r"},
+        "$base_url": "http://x",
+        "$query_params": {},
+    },
+    {"$body": None},
+    {"$body": [1, "a", True, {}, []]},
+]
+
+
+def test_fuzz_kriti_templates() -> None:
+    """Templates of random tokens, parsed as JSON and as text templates and rendered on a few
+    bodies, in-process: only a KritiError may come out, and what renders can be written as JSON."""
+    rng = random.Random(f"{SEED}-kriti")
+    for _ in range(PER_CHUNK * 30):
+        text = "".join(rng.choice(KRITI_TOKENS) for _ in range(rng.randrange(1, 25)))
+        source = "{{ " + text + " }}" if rng.random() < 0.5 else text
+        for parser in (kriti.parse, kriti.parse_text):
+            try:
+                template = parser(source)
+                for env in ENVS:
+                    with contextlib.suppress(KritiError):
+                        json.dumps(template.render(env))
+            except KritiError:
+                continue
+            except Exception as exc:
+                raise AssertionError(f"{parser.__name__}({source!r}): {exc!r}") from exc
