@@ -119,7 +119,7 @@ def on_postgres(actions: dict[str, Any]) -> dict[str, Any]:
 
 
 def ok(response: Any) -> Any:
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"{response.request.content[:300]!r} -> {response.text}"
     return response.json()
 
 
