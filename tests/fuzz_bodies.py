@@ -184,8 +184,10 @@ class Bodies(Values):
         return self.wrong()
 
     def value(self, t: Any, name: str) -> Any:
-        """A value of type `t` for the field `name`; with chance `self.broken`, a wrong one."""
+        """A value of type `t` for the field `name` (`Struct.field`); with chance `self.broken`, a
+        wrong one."""
         rng = self.rng
+        field = name.rsplit(".", 1)[-1]
         if rng.random() < self.broken:
             return self.wrong()
         if isinstance(t, mi.StructType):
@@ -213,17 +215,17 @@ class Bodies(Values):
                  "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59.999999"]
             )  # fmt: skip
         if isinstance(t, mi.ListType):
-            if name in ("names", "sections") and rng.random() < 0.7:
-                pool = list(self.world.actions) if name == "names" else SECTIONS
+            if field in ("names", "sections") and rng.random() < 0.7:
+                pool = list(self.world.actions) if field == "names" else SECTIONS
                 return rng.sample(pool, rng.randrange(len(pool)))
             return [self.value(t.item_type, name) for _ in range(rng.choice([0, 1, 1, 2, 3]))]
         if isinstance(t, mi.TupleType):
             return [self.value(item, name) for item in t.item_types]
         if isinstance(t, mi.DictType):
-            if name == "input":
+            if field == "input":
                 return self.input()
-            if name in ("request_transform", "response_transform"):
-                return self.transform(name)
+            if field in ("request_transform", "response_transform"):
+                return self.transform(field)
             return {self.string("key"): self.value(t.value_type, name) for _ in range(rng.randrange(3))}
         return self.anything(2)  # Any, Raw
 
@@ -244,7 +246,7 @@ class Bodies(Values):
             else:
                 wanted = f.required or rng.random() < (0.5 if broken else 0.25)
             if wanted and not (f.required and rng.random() < broken / 3):  # a missing required field
-                out[f.encode_name] = self.value(f.type, f.encode_name)
+                out[f.encode_name] = self.value(f.type, f"{t.cls.__name__}.{f.encode_name}")
         if chosen == "sql" and isinstance(out.get("sql"), dict) and rng.random() >= broken:
             # Declare the statements' tags, as a working definition does.
             tags = sorted(set(TAG.findall(dumps(out["sql"]))))

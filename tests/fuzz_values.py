@@ -82,14 +82,19 @@ class Values:
         self.action = ""  # the action the body names so far, for the input it gets
 
     def string(self, name: str) -> str:
+        """A string for the field `name` (`Struct.field`, or `field`)."""
         rng = self.rng
         world = self.world
+        field = name.rsplit(".", 1)[-1]
         if rng.random() < (0.1 if self.broken else 0.01):
             return self.odd_string()
-        if name in ("name", "action") and rng.random() < 0.6:
+        named = {"DataSource.name": SOURCES, "DropSource.name": SOURCES, "RevokeApiKey.name": world.api_keys}
+        if name in named and rng.random() < 0.8:
+            return rng.choice(named[name])
+        if field in ("name", "action") and rng.random() < 0.6:
             self.action = rng.choice(sorted(world.actions))  # the input that follows is for it
             return self.action
-        if name == "uuid" and world.links and rng.random() < 0.7:
+        if field == "uuid" and world.links and rng.random() < 0.7:
             uuid = rng.choice(sorted(world.links))
             self.action = world.links[uuid]
             return uuid
@@ -119,7 +124,7 @@ class Values:
             "value": ["x", "Bearer t", "é", "a\nb", "\x01", "x" * 10_000],
             "key": ["x-hasura-role", "x-hasura-user-id", "Content-Type", "X-Fuzz", "", "FUZZ_VAR"],
         }  # fmt: skip
-        pool = pools.get(name)
+        pool = pools.get(field)
         if pool:
             return rng.choice(pool)
         return rng.choice(["fz", "a b", "x-hasura-user-id", "1", "true", "PRO", "2026-11-22", "12.5"])
@@ -153,6 +158,7 @@ class Values:
 
     def integer(self, name: str) -> int:
         rng = self.rng
+        name = name.rsplit(".", 1)[-1]
         if rng.random() < (0.15 if self.broken else 0.02):
             return rng.choice(HUGE)
         if name in ("at_version", "from_version", "to_version", "before"):
@@ -167,6 +173,8 @@ class Values:
         base = self.world.webhook
         return [
             f"{base}/ok", f"{base}/fail", f"{base}/error", f"{base}/null", "http://127.0.0.1:9/refused",
+            f"{base}/list", f"{base}/scalar", f"{base}/number", f"{base}/enum", f"{base}/partial", f"{base}/nested",
+            f"{base}/text", f"{base}/refuse-oddly", f"{base}/deep",
             "{{FUZZ_UNSET}}/x", "{{HOME}}/x", "{{SWITCHBOARD_ADMIN_SECRET}}", "ftp://x/", "http://[::1", "x",
             f"{base}/{{{{ $body }}}}", "", "//127.0.0.1/x", "//" + base.split("//")[1] + "/ok",
         ]  # fmt: skip

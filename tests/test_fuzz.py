@@ -87,6 +87,10 @@ ACTIONS: dict[str, tuple[dict[str, Any], list[tuple[str, str]], list[str]]] = {
     "tag": ({"handler": "/ok", "output_type": "UserOutput",
              "request_transform": {"version": 2, "request_headers": {"add_headers": {"X-Tag": "{{ $body.input.s }}"}}}},
             [("s", "String!")], ["user"]),
+    "listing": ({"handler": "/list", "output_type": "[UserOutput!]!", "type": "query"}, [], ["user"]),
+    "partial": ({"handler": "/partial", "output_type": "UserOutput"}, [("n", "Int")], []),
+    "deep": ({"handler": "/deep", "output_type": "UserOutput", "response_transform":
+              {"version": 2, "body": {"action": "transform", "template": "{{ $body[0] }}"}}}, [], []),
     "set_price": ({"sql": {"source": "shop", "statement": "UPDATE products SET price = {{price}} WHERE id = {{id}}"}},
                   [("price", "numeric!"), ("id", "Int!")], ["user"]),
     "find_products": ({"type": "query", "sql": {"source": "shop", "statement":
@@ -101,11 +105,21 @@ ACTIONS: dict[str, tuple[dict[str, Any], list[tuple[str, str]], list[str]]] = {
                      [("id", "Int!"), ("name", "String"), ("price", "numeric"), ("note", "String")], []),
     "remove_order": ({"table": {"source": "shop", "table": "orders", "operation": "delete"}}, [("id", "Int!")], []),
 }  # fmt: skip
-TABLE_ACTIONS = {"new_order", "edit_product", "remove_order"}
+
+
+def on_postgres(actions: dict[str, Any]) -> dict[str, Any]:
+    """The SQL and table actions again, on the PostgreSQL source (`pg_` before their names)."""
+    out = {}
+    for name, (definition, arguments, roles) in actions.items():
+        runner = "sql" if "sql" in definition else "table" if "table" in definition else None
+        if runner is not None and definition[runner]["source"] == "shop":
+            moved = {**definition, runner: {**definition[runner], "source": "pg"}}
+            out[f"pg_{name}"] = (moved, arguments, roles)
+    return out
 
 
 def ok(response: Any) -> Any:
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"{response.request.content[:300]!r} -> {response.text}"
     return response.json()
 
 
@@ -115,6 +129,12 @@ def seed(client: TestClient, webhook: Webhook, tmp_path: Path, pg_url: str | Non
     webhook.respond("/fail", 400, {"message": "refused by the handler", "code": "fz", "extensions": {"a": 1}})
     webhook.respond("/error", 500, {"oops": True})
     webhook.respond("/null", 200, None)
+    # Answers for handlers the bodies point actions at: each wrong for some output type.
+    for path, body in ANSWERS.items():
+        webhook.respond(path, body=body)
+    webhook.respond("/text", raw=b"not json", headers={"Content-Type": "text/plain"})
+    webhook.respond("/refuse-oddly", 422, {"message": ["not", "a", "string"], "code": 5})
+    webhook.respond("/deep", raw=b"[" * 100_000)
     shop_url = f"sqlite:///{tmp_path / 'shop.db'}"
     create_shop(shop_url)
 
@@ -127,13 +147,16 @@ def seed(client: TestClient, webhook: Webhook, tmp_path: Path, pg_url: str | Non
     admin("set_custom_types", TYPES)
     admin("add_source", {"name": "shop", "url": shop_url})
     admin("add_source", {"name": "down", "url": f"sqlite:///{tmp_path / 'missing' / 'down.db'}"})
-    if pg_url is not None:  # a PostgreSQL source too, where the store is one
+    actions = dict(ACTIONS)
+    if pg_url is not None:  # the shop on PostgreSQL too, where the store is one
+        create_shop(pg_url)
         admin("add_source", {"name": "pg", "url": pg_url})
-    for name, (definition, arguments, roles) in ACTIONS.items():
+        actions.update(on_postgres(ACTIONS))
+    for name, (definition, arguments, roles) in actions.items():
         definition = {**definition}
         if "handler" in definition:
             definition["handler"] = webhook.url(definition["handler"])
-        if name not in TABLE_ACTIONS:
+        if "table" not in definition:  # a table action's arguments are its table's columns
             definition["arguments"] = [{"name": arg, "type": type_} for arg, type_ in arguments]
         admin("create_action", {"name": name, "definition": definition, "comment": f"fuzzed {name}"})
         for role in roles:
@@ -146,7 +169,7 @@ def seed(client: TestClient, webhook: Webhook, tmp_path: Path, pg_url: str | Non
     return World(
         webhook=webhook.url(""),
         shop_url=shop_url,
-        actions={name: arguments for name, (_, arguments, _) in ACTIONS.items()},
+        actions={name: arguments for name, (_, arguments, _) in actions.items()},
         document=exported["metadata"],
         links=links,
         corpus=corpus,
@@ -161,6 +184,14 @@ def export(client: TestClient) -> Any:
 
 
 # Operations that may create or revoke API keys, which are not metadata.
+ANSWERS: dict[str, Any] = {
+    "/list": [{"id": 1, "email": None}, {"id": "2"}],
+    "/scalar": "x",
+    "/number": 2**70,
+    "/enum": "GOLD",
+    "/partial": {"email": "a@b.c", "extra": {"nested": [1, 2]}},
+    "/nested": {"id": 1, "email": {"not": "a string"}},
+}
 KEY_OPERATIONS = {"create_api_key", "revoke_api_key", "bulk"}
 
 

@@ -78,8 +78,8 @@ class Engines:
         engine = self.engine(source)
         try:
             return await engine.connect()
-        # ValueError, TypeError, OverflowError: options of the URL the driver refuses as it connects (a NUL in
-        # a file name, an unknown keyword, a port out of range).
+        # ValueError, TypeError, OverflowError: options of the URL the driver refuses as it
+        # connects (a NUL in a file name, an unknown keyword, a port out of range).
         except (TimeoutError, OSError, sa.exc.DBAPIError, ValueError, TypeError, OverflowError) as exc:
             raise connection_failed(source.name, exc) from None
 

@@ -31,8 +31,8 @@ _LITERAL = re.compile(r"[^'{\n]+")
 _STRING_ESCAPES = {"{": "{", '"': '"', "\\": "\\", "/": "\\/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _HEX = re.compile(r"[0-9a-fA-F]{1,4}")
 _LOW_SURROGATE = re.compile(r"\\u([dD][c-fC-F][0-9a-fA-F]{2})")
-MAX_DIGITS = 1024  # aeson writes an integer of more digits in exponent form (see check_size)
 _STUCK = re.compile(r"[&|!=\-]")  # prefixes of `&&`, `||`, `!=`, `==`, `-1`: the automaton stops after them
+MAX_DIGITS = 1024  # aeson writes an integer of more digits in exponent form (see check_size)
 
 # Symbols the parser tells apart but kriti prints alike: a string's opening and closing quotes.
 OPEN_QUOTE, CLOSE_QUOTE = 's"', '"e'
@@ -88,10 +88,11 @@ class _Lexer:
         message = f"Invalid Lexeme: '{self.src}'"
         return KritiParseError("Lex Error", message, span, f"Invalid Lexeme '{shown}'", self.pos)
 
-    def check_size(self, text: str, value: Decimal) -> None:
+    def check_size(self, text: str) -> None:
         """A deviation: an integer of more than MAX_DIGITS digits (`1e9990`) is a Lex Error. kriti
         keeps Scientific's form and aeson writes it as `1.0e9990`; here numbers are Python's, and
         such an integer would be written out digit by digit, past what Python agrees to write."""
+        value = Decimal(text)
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent >= 0 and value != 0 and value.adjusted() >= MAX_DIGITS:
             shown = text if len(text) <= 20 else f"{text[:10]}...{text[-6:]}"
@@ -148,10 +149,10 @@ class _Lexer:
         elif (whole := _INT.match(src, i)) is not None:
             num = _NUM.match(src, i)
             if num is not None and num.end() > whole.end():
-                self.check_size(num.group(), Decimal(num.group()))
+                self.check_size(num.group())
                 self.emit("num", num.group(), num.end() - i, number(num.group()))
             else:
-                self.check_size(whole.group(), Decimal(whole.group()))
+                self.check_size(whole.group())
                 self.emit("int", whole.group(), whole.end() - i, int(whole.group()))
         else:
             symbol = next((s for s in _SYMBOLS if src.startswith(s, i)), None)
