@@ -174,11 +174,11 @@ def test_a_reshaped_answer_is_still_validated(client: TestClient, webhook: Webho
     assert response.json()["error"] == 'got scalar String for field "id", expecting Int'
 
 
-def test_a_failing_request_transform_is_a_500_and_calls_nothing(client: TestClient, webhook: Webhook) -> None:
+def test_a_failing_request_transform_is_a_400_and_calls_nothing(client: TestClient, webhook: Webhook) -> None:
     webhook.respond("/never", body={"id": 1})
     define(client, webhook.url("/never"), request_transform={"body": '{\n  "a": {{ $body.input.nope.deeper }}\n}'})
     response = run(client, {"user": {"email": "e"}}, headers=USER)
-    assert response.status_code == 500
+    assert response.status_code == 400
     assert response.json() == {
         "path": "$",
         "error": "request_transform.body: Attribute Error: 'Object' has no attribute 'nope' at line 2, column 11",
@@ -197,11 +197,11 @@ def test_a_failing_request_transform_is_a_500_and_calls_nothing(client: TestClie
     assert webhook.received == []
 
 
-def test_a_failing_response_transform_is_a_500(client: TestClient, webhook: Webhook) -> None:
+def test_a_failing_response_transform_is_a_502(client: TestClient, webhook: Webhook) -> None:
     webhook.respond("/r", body={"id": 1})
     define(client, webhook.url("/r"), response_transform={"body": "{{ $body.data.id }}"})
     response = run(client, {"user": {"email": "e"}}, headers=USER)
-    assert response.status_code == 500
+    assert response.status_code == 502
     body = response.json()
     assert body["code"] == "transformation-failed"
     assert (
@@ -229,7 +229,7 @@ def test_a_template_that_does_not_parse_is_never_a_silent_success(client: TestCl
         assert created.json()["internal"][0]["error_code"] == "Parse Error"
     else:
         response = query(client, "run_action", {"name": "p", "input": {}})
-        assert response.status_code == 500
+        assert response.status_code == 400
         assert response.json()["code"] == "transformation-failed"
         assert "request_transform.url: Parse Error:" in response.json()["error"]
     assert webhook.received == []

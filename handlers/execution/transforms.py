@@ -32,7 +32,18 @@ FORM = "application/x-www-form-urlencoded"
 
 
 class TransformFailed(SwitchboardError):
-    code, status, absolute = "transformation-failed", 500, True
+    """A request transform failed on this call (its input, its session): the call is refused
+    before anything is sent, as Hasura's "Request Transformation Failed" (which Hasura answers
+    500; here it is the caller's 400: no bug of the server's)."""
+
+    code, status, absolute = "transformation-failed", 400, True
+
+
+class ResponseTransformFailed(TransformFailed):
+    """The handler's answer could not be transformed: the action's upstream failing, as an answer
+    that does not fit its output type is."""
+
+    status = 502
 
 
 class TransformInvalid(SwitchboardError):

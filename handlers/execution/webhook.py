@@ -26,7 +26,7 @@ import aiohttp
 import msgspec
 
 from handlers.context import Call, Runtime
-from handlers.execution.transforms import TransformFailed, transform_response, webhook_request  # transforms
+from handlers.execution.transforms import ResponseTransformFailed, TransformFailed, transform_response, webhook_request
 from handlers.telemetry import REQUEST_ID_HEADER, request_id
 from metadata.actions import ENV_TEMPLATE, Action
 from metadata.consistency import run_refusal
@@ -273,7 +273,7 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
                     action.definition.response_transform, answer, status, call.session_variables, sent.url
                 )
             except TransformFailed as exc:
-                raise failed(TransformFailed, exc.message, exc.internal) from None
+                raise failed(ResponseTransformFailed, exc.message, exc.internal) from None
         try:
             assert action.definition.output_type is not None
             output = validate_output(action.definition.output_type, answer, view)
