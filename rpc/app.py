@@ -94,7 +94,7 @@ def create_app(config: Config | None = None) -> Starlette:
                     raise
                 return _answer(await execute(runtime, body, Session(role=config.public_role)))
             admin = session.is_admin
-            body = await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
+            body = await read_body(request, config.max_body_bytes)
             return _answer(await execute(runtime, body, session))
         except SwitchboardError as exc:
             return error_response(exc, admin)
@@ -156,7 +156,7 @@ async def _public_body(request: Request, config: Config) -> bytes | None:
     cannot make the server hold bodies of any size.
     """
     try:
-        return await read_body(request, min(PUBLIC_BODY_LIMIT, config.max_body_bytes), config.body_timeout_seconds)
+        return await read_body(request, min(PUBLIC_BODY_LIMIT, config.max_body_bytes))
     except PayloadTooLarge:
         return None
 

@@ -3,11 +3,12 @@ head, and a share of the open connections.
 
 * Bodies are read incrementally: a declared Content-Length past `max_body_bytes` is refused
   before anything is read, and a streamed body as soon as it passes the limit (413); a body
-  that takes longer than `body_timeout_seconds` is refused with 408.
+  that takes longer than `body_timeout_seconds` after its request's head is answered 408.
 * A connection must deliver each request's head within `header_timeout_seconds` (from when it
   opened, or from the end of its previous response), else it is closed: slow-header clients
   (slowloris) cannot hold connections open. Idle keep-alive connections close after
-  `keep_alive_seconds` (uvicorn's own timer).
+  `keep_alive_seconds` (uvicorn's own timer). Both timeouts are checked by one sweep over the
+  connections, twice a second: the run path sets no timer per request.
 * At most `max_connections` are open. One more arrives: the connection idle the longest (no
   request in flight: waiting for a head, or kept alive) is closed to make room, so a flood of
   idle or slow connections never keeps `/healthz` (or anyone) out; when every connection is
@@ -35,40 +36,51 @@ class PayloadTooLarge(SwitchboardError):
     code, status, absolute = "payload-too-large", 413, True
 
 
-class RequestTimeout(SwitchboardError):
-    code, status, absolute = "request-timeout", 408, True
+# Written by the connection itself when a body is too slow (the app is still waiting for it).
+_TIMED_OUT = b'{"path":"$","error":"the request body was not received in time","code":"request-timeout"}'
+REQUEST_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    + f"content-length: {len(_TIMED_OUT)}\r\n\r\n".encode()
+    + _TIMED_OUT
+)
+SWEEP_SECONDS = 0.5  # how often connections are checked for a head or a body that is too slow
 
 
-async def read_body(request: Request, max_bytes: int, timeout: float) -> bytes:
-    """The whole body, refused past `max_bytes` or `timeout` seconds without reading the rest."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The whole body, refused past `max_bytes` without reading the rest. (A body that takes too
+    long is the connection's to cut off: see `guarded`.)"""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
-    try:
-        async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise RequestTimeout(f"the request body was not received within {timeout:g} seconds") from None
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
+        chunks.append(chunk)
     return b"".join(chunks)
 
 
-def guarded(base: type[Any], header_timeout: float, max_connections: int) -> type[Any]:
-    """uvicorn's HTTP protocol class `base` (h11 or httptools) with the head timeout and the
-    connection cap. Both keep `cycle` (the request in flight) and call `on_response_complete`."""
+def guarded(base: type[Any], header_timeout: float, body_timeout: float, max_connections: int) -> type[Any]:
+    """uvicorn's HTTP protocol class `base` (h11 or httptools) with the head and body timeouts
+    and the connection cap. Both keep `cycle` (the request in flight, with `more_body` until its
+    body is in) and call `on_response_complete`.
+
+    No timer is set per request: a sweep every SWEEP_SECONDS, while connections are open, closes
+    those waiting too long for a head and answers 408 to those waiting too long for a body.
+    """
 
     class Guarded(base):  # type: ignore[misc]
-        _head_timer: asyncio.TimerHandle | None = None
-        idle_since: float | None = None  # None while a request is in flight
+        idle_since: float | None = None  # waiting for a request's head since (None: one in flight)
+        body_since: float | None = None  # the head arrived but not yet the whole body
+        sweeping: asyncio.TimerHandle | None = None  # one sweep for every connection (a class attribute)
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
-            self._await_head()
+            self.idle_since = time.monotonic()
+            if Guarded.sweeping is None:
+                Guarded.sweeping = self.loop.call_later(SWEEP_SECONDS, _sweep, self.loop, self.connections)
             if len(self.connections) > max_connections:
                 idle = [
                     (c.idle_since, c)
@@ -80,34 +92,40 @@ def guarded(base: type[Any], header_timeout: float, max_connections: int) -> typ
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
+            cycle = self.cycle
             if self.transport.get_protocol() is not self:  # upgraded to a websocket
-                self._stop_waiting()
-            elif self.cycle is not None and not self.cycle.response_complete and self.idle_since is not None:
-                self._stop_waiting()  # a request's head arrived
+                self.idle_since = self.body_since = None
+            elif cycle is not None and not cycle.response_complete:
+                if self.idle_since is not None:  # a request's head arrived
+                    self.idle_since = None
+                    self.body_since = time.monotonic() if cycle.more_body else None
+                elif not cycle.more_body:
+                    self.body_since = None
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            self._await_head()
+            self.idle_since, self.body_since = time.monotonic(), None
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_waiting()
-            super().connection_lost(exc)
-
-        def _await_head(self) -> None:
-            self._stop_waiting()
-            self.idle_since = time.monotonic()
-            self._head_timer = self.loop.call_later(header_timeout, self._head_too_slow)
-
-        def _stop_waiting(self) -> None:
-            self.idle_since = None
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
-        def _head_too_slow(self) -> None:
-            self._head_timer = None
-            if self.idle_since is not None and not self.transport.is_closing():
+        def too_slow(self, now: float) -> None:
+            if self.idle_since is not None and now - self.idle_since > header_timeout:
                 self.transport.close()
+            elif self.body_since is not None and now - self.body_since > body_timeout:
+                self.body_since = None
+                cycle = self.cycle
+                if cycle is not None and not cycle.response_started:
+                    self.transport.write(REQUEST_TIMEOUT)
+                    # The app still waits for the body: it hears of a disconnect, and whatever it
+                    # answers goes nowhere.
+                    cycle.disconnected = True
+                    cycle.message_event.set()
+                self.transport.close()
+
+    def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+        now = time.monotonic()
+        for connection in list(connections):
+            if isinstance(connection, Guarded) and not connection.transport.is_closing():
+                connection.too_slow(now)
+        Guarded.sweeping = loop.call_later(SWEEP_SECONDS, _sweep, loop, connections) if connections else None
 
     Guarded.__name__ = Guarded.__qualname__ = f"Guarded{base.__name__}"
     return Guarded

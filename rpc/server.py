@@ -141,7 +141,7 @@ def uvicorn_config(app: Starlette, host: str, port: int, config: Config) -> uvic
         app,
         host=host,
         port=port,
-        http=guarded(_http(), config.header_timeout_seconds, cap),
+        http=guarded(_http(), config.header_timeout_seconds, config.body_timeout_seconds, cap),
         backlog=backlog,
         timeout_keep_alive=config.keep_alive_seconds,
         lifespan="off",  # run by _Server.serve, around uvicorn
