@@ -26,7 +26,7 @@ from metadata.objects import Changes, Key, State, load_item
 INITIAL_VERSION = 1
 METADATA_CHANNEL = "switchboard_metadata"
 RUNS_CHANNEL = "switchboard_runs"
-FINISHED_CHANNEL = "switchboard_run_finished"  # payload: the id of a run a worker finished
+FINISHED_CHANNEL = "switchboard_run_finished"  # payload: ids of runs just finished, comma-separated
 POLL_SECONDS = 0.5
 POOL_SIZE, POOL_OVERFLOW = 20, 10
 
@@ -118,16 +118,6 @@ class Store:
         queued runs, finished runs); a SQLite file shared by several processes is polled."""
         self._spawn(self._listen(on_runs, on_finished) if not self.is_sqlite else self._poll())
 
-    def announce_finished(self, run_id: str) -> None:
-        """Tell the other servers (PostgreSQL only) that a run is finished, in the background."""
-        if not self.is_sqlite:
-            self._spawn(self._notify(FINISHED_CHANNEL, run_id))
-
-    async def _notify(self, channel: str, payload: str) -> None:
-        with contextlib.suppress(Exception):  # at worst a subscriber elsewhere hears nothing
-            async with self.engine.begin() as conn:
-                await conn.execute(sa.select(sa.func.pg_notify(channel, payload)))
-
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(POLL_SECONDS)
@@ -135,6 +125,10 @@ class Store:
                 await self.sync()
 
     async def _listen(self, on_runs: Callable[[], None], on_finished: Callable[[str], None]) -> None:
+        def finished(_conn: object, _pid: int, _channel: str, ids: str) -> None:
+            for run_id in ids.split(","):
+                on_finished(run_id)
+
         while True:
             try:
                 conn = await asyncpg.connect(self.asyncpg_dsn)
@@ -144,7 +138,7 @@ class Store:
             try:
                 await conn.add_listener(METADATA_CHANNEL, lambda *_: self._spawn(self._quiet_sync()))
                 await conn.add_listener(RUNS_CHANNEL, lambda *_: on_runs())
-                await conn.add_listener(FINISHED_CHANNEL, lambda _c, _p, _ch, run_id: on_finished(run_id))
+                await conn.add_listener(FINISHED_CHANNEL, finished)
                 await self._quiet_sync()  # whatever was missed while not listening
                 while not conn.is_closed():
                     await asyncio.sleep(POLL_SECONDS)

@@ -1,6 +1,7 @@
 """The run queue on a real store (SQLite file and PostgreSQL): claims never share a run, leases
-expire back to waiting, group commit answers only after the commit, and the claim uses the
-partial index of waiting runs even as a generic prepared plan."""
+expire back to waiting, group commit answers only after the commit, the claim uses the partial
+index of waiting runs even as a generic prepared plan, and (PostgreSQL) settling a batch tells
+every server which runs finished."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import asyncpg
 import sqlalchemy as sa
 
 from metadata import tables
-from metadata.run_queue import PG_CLAIM
+from metadata.run_queue import IDS_PER_NOTICE, PG_CLAIM
 from metadata.runs import Runs
-from metadata.store import Store
+from metadata.store import FINISHED_CHANNEL, Store
 
 
 async def opened(database_url: str) -> tuple[Store, Runs]:
@@ -95,6 +96,36 @@ def test_group_commit_answers_each_caller_after_its_row_committed(database_url: 
             await closed(store, runs)
 
     asyncio.run(scenario())
+
+
+def test_settling_a_batch_notifies_every_finished_run(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        return  # one server per SQLite file: nobody else to tell
+
+    async def scenario() -> tuple[list[str], set[str]]:
+        store, runs = await opened(database_url)
+        heard: list[str] = []
+        listener = await asyncpg.connect(store.asyncpg_dsn)
+        try:
+            await listener.add_listener(FINISHED_CHANNEL, lambda _c, _p, _ch, payload: heard.append(payload))
+            ids = [run.id for run in await asyncio.gather(*(queue(runs, n) for n in range(450)))]
+            claimed = await runs.claim("w", 500)
+            # More finishes than one notification holds, settled as one batch; one not ours is left out.
+            await asyncio.gather(*(runs.finish(run.id, "w", output={"n": 1}) for run in claimed[1:]))
+            await runs.finish(claimed[0].id, "someone else", output={"n": 1})
+            for _ in range(100):
+                if sum(len(p.split(",")) for p in heard) >= len(ids) - 1:
+                    break
+                await asyncio.sleep(0.05)
+            return heard, {run.id for run in claimed[1:]}
+        finally:
+            await listener.close()
+            await closed(store, runs)
+
+    heard, finished = asyncio.run(scenario())
+    ids = [run_id for payload in heard for run_id in payload.split(",")]
+    assert sorted(ids) == sorted(finished)
+    assert len(heard) >= 3 and all(len(payload.split(",")) <= IDS_PER_NOTICE for payload in heard)
 
 
 def test_the_claim_reads_the_partial_index_even_as_a_generic_plan(database_url: str) -> None:

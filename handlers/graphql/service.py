@@ -29,7 +29,7 @@ class GraphQL:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.schemas = Schemas(runtime)
-        self.watch = RunWatch(runtime.store)
+        self.watch = RunWatch()
         runtime.run_finished = self.watch.finished
 
     async def http(self, session: Session, body: bytes) -> tuple[Any, list[str]]:

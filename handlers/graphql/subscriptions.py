@@ -3,8 +3,9 @@
 A subscription answers at once with the run as it is (output and errors null while it runs), then
 again when it finishes, and stays open, as Hasura's live queries do. Nothing polls: the worker
 that finishes a run calls `RunWatch.finished` with the result, which this server's subscribers
-push without reading it back, and, on PostgreSQL, tells the other servers sharing the store
-(NOTIFY), whose subscribers read the finished run from the store.
+push without reading it back. On PostgreSQL, the statement that records a batch of finishes also
+notifies every server sharing the store (metadata/run_queue.py), whose subscribers read the
+finished run from the store.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 from handlers.graphql.errors import RequestError
 from handlers.graphql.execute import Operation, finished, run_id, run_value
 from metadata.runs import Run
-from metadata.store import Store
 
 
 class _Waiter:
@@ -27,8 +27,7 @@ class _Waiter:
 
 
 class RunWatch:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self) -> None:
         self._waiting: dict[str, set[_Waiter]] = {}
 
     def finished(self, run: Run, output: Any, errors: Any) -> None:
@@ -38,7 +37,6 @@ class RunWatch:
         for waiter in self._waiting.get(run.id, ()):
             waiter.run = done
             waiter.event.set()
-        self.store.announce_finished(run.id)
 
     def wake(self, run_id: str) -> None:
         """Another server finished the run: its subscribers here read it from the store."""

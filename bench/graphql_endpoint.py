@@ -13,7 +13,7 @@ backend. Prints:
   finished the run (the run's updated_at, written as it finishes) to the client receiving it
   over graphql-transport-ws (median and p95; target median <= 10 ms).
 
-    python bench/graphql.py [--backend sqlite|postgres|both] [--duration 10] [--connections 32]
+    python bench/graphql_endpoint.py [--backend sqlite|postgres|both] [--duration 10] [--connections 32]
                             [--rounds 2] [--changes 5] [--pushes 100] [--skip-sync]
 """
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import signal
@@ -29,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,22 @@ import asyncpg
 import websockets
 from websockets.typing import Subprotocol
 
+# bench/ on the path: its modules are named so as to shadow no library (graphql-core is `graphql`).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Processes, wrk and the database helpers are run_action's benchmark's.
-_spec = importlib.util.spec_from_file_location("bench_run_action", Path(__file__).with_name("run_action.py"))
-assert _spec is not None and _spec.loader is not None
-rab = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(rab)
+from run_action import (
+    HOST,
+    Process,
+    call,
+    client,
+    database,
+    ensure_wrk,
+    percentile,
+    running,
+    switchboard,
+    wrk,
+)
 
-HOST = rab.HOST
 MUTATION = {"query": "mutation { echo(n: 1) { n } }"}
 RUN_ACTION = {"type": "run_action", "args": {"name": "echo", "input": {"n": 1}}}
 TYPES = {"objects": [{"name": "Out", "fields": [{"name": "n", "type": "Int!"}]}]}
@@ -95,21 +104,21 @@ def cpu_seconds(pid: int) -> float:
 async def throughput(options: argparse.Namespace, base: str, pid: int) -> dict[str, Any]:
     """wrk against both endpoints; also the server's CPU time per request, which other load on a
     shared machine disturbs far less than requests per second."""
-    binary = rab.ensure_wrk()
+    binary = ensure_wrk()
     with tempfile.TemporaryDirectory() as directory:
         targets = {
             "run_action": (script(directory, "run_action", RUN_ACTION), f"{base}/v1/query"),
             "graphql": (script(directory, "graphql", MUTATION), f"{base}/v1/graphql"),
         }
         for lua, url in targets.values():  # warm-up, not counted
-            await asyncio.to_thread(rab.wrk, binary, lua, url, min(2.0, options.duration), options.connections)
+            await asyncio.to_thread(wrk, binary, lua, url, min(2.0, options.duration), options.connections)
         best: dict[str, dict[str, Any]] = {}
         cpus: dict[str, list[float]] = {}
         for round_ in range(options.rounds):  # alternating order, each target's best round counts
             for name in list(targets) if round_ % 2 == 0 else list(reversed(targets)):
                 lua, url = targets[name]
                 cpu = cpu_seconds(pid)
-                r = await asyncio.to_thread(rab.wrk, binary, lua, url, options.duration, options.connections)
+                r = await asyncio.to_thread(wrk, binary, lua, url, options.duration, options.connections)
                 r["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / max(1, r["requests"])
                 print(
                     f"  round {round_ + 1} {name:10} {r['rps']:7.0f} req/s  p50 {r['p50']:6.2f} ms  "
@@ -132,12 +141,12 @@ async def first_request(options: argparse.Namespace, session: Any, base: str, we
         {"name": f"a{i:05d}", "definition": {"handler": webhook, "output_type": "Out", "arguments": ARGUMENTS}}
         for i in range(10_000)
     ]
-    await rab.call(session, url, "replace_metadata", {"version": 3, "actions": actions, "custom_types": TYPES})
+    await call(session, url, "replace_metadata", {"version": 3, "actions": actions, "custom_types": TYPES})
     firsts: list[float] = []
     cached: list[float] = []
     for i in range(options.changes):
         definition = {"handler": webhook, "output_type": "Out", "arguments": ARGUMENTS}
-        await rab.call(session, url, "create_action", {"name": f"changed{i}", "definition": definition})
+        await call(session, url, "create_action", {"name": f"changed{i}", "definition": definition})
         body = {"query": f"mutation {{ changed{i}(n: 1) {{ n }} }}"}
         for times in (firsts, cached):
             started = time.perf_counter()
@@ -163,6 +172,10 @@ async def commit_time(database_url: str | None) -> float | None:
         await conn.close()
 
 
+def epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 async def pushes(
     options: argparse.Namespace, session: Any, base: str, database_url: str | None
 ) -> tuple[list[float], list[float]]:
@@ -185,8 +198,8 @@ async def pushes(
                 if message["payload"]["data"]["slow"]["output"] is not None:
                     break
             await ws.send(json.dumps({"type": "complete", "id": str(i)}))
-            result = await rab.call(session, f"{base}/v1/query", "get_action_result", {"id": run_id})
-            delays.append((received - rab.epoch(result["updated_at"])) * 1000)
+            result = await call(session, f"{base}/v1/query", "get_action_result", {"id": run_id})
+            delays.append((received - epoch(result["updated_at"])) * 1000)
             floor = await commit_time(database_url)
             if floor is not None:
                 floors.append(floor)
@@ -194,14 +207,14 @@ async def pushes(
 
 
 async def bench_backend(options: argparse.Namespace, backend: str, webhook: Any, report: dict[str, Any]) -> None:
-    async with rab.database(backend) as database_url, rab.client() as session:
-        with rab.running(rab.switchboard(database_url)) as server:
+    async with database(backend) as database_url, client() as session:
+        with running(switchboard(database_url)) as server:
             await server.wait(session)
             url = f"{server.base}/v1/query"
-            await rab.call(session, url, "set_custom_types", TYPES)
+            await call(session, url, "set_custom_types", TYPES)
             for name, kind, path in (("echo", "synchronous", "/echo"), ("slow", "asynchronous", "/slow")):
                 definition = {"handler": f"{webhook.base}{path}", "output_type": "Out", "arguments": ARGUMENTS}
-                await rab.call(session, url, "create_action", {"name": name, "definition": definition | {"kind": kind}})
+                await call(session, url, "create_action", {"name": name, "definition": definition | {"kind": kind}})
             assert await graphql(session, server.base, MUTATION) == {"echo": {"n": 1}}
             if not options.skip_sync and "sync" not in report:
                 print(f"[{backend}] sync throughput, graphql vs run_action (wrk)...", flush=True)
@@ -243,13 +256,13 @@ def print_table(options: argparse.Namespace, report: dict[str, Any]) -> None:
         median = statistics.median(delays)
         print(
             f"subscription push after the run finished ({backend}): median {median:.1f} ms, "
-            f"p95 {rab.percentile(delays, 95):.1f} ms, max {max(delays):.1f} ms over {len(delays)} runs "
+            f"p95 {percentile(delays, 95):.1f} ms, max {max(delays):.1f} ms over {len(delays)} runs "
             f"(target median <= 10 ms) {'OK' if median <= 10 else 'MISSED'}"
         )
         if floors:
             print(
                 f"  of which committing the run (an UPDATE transaction alike on the same database): "
-                f"median {statistics.median(floors):.1f} ms, p95 {rab.percentile(floors, 95):.1f} ms"
+                f"median {statistics.median(floors):.1f} ms, p95 {percentile(floors, 95):.1f} ms"
             )
     print("=" * 100)
 
@@ -257,9 +270,9 @@ def print_table(options: argparse.Namespace, report: dict[str, Any]) -> None:
 async def main(options: argparse.Namespace) -> None:
     backends = ["sqlite", "postgres"] if options.backend == "both" else [options.backend]
     report: dict[str, Any] = {}
-    async with rab.client() as session:
+    async with client() as session:
         argv = [sys.executable, str(Path(__file__).resolve()), "--webhook-server", "{port}"]
-        with rab.running(rab.Process("webhook", argv)) as webhook:
+        with running(Process("webhook", argv)) as webhook:
             await webhook.wait(session)
             for backend in backends:
                 await bench_backend(options, backend, webhook, report)
