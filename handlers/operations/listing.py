@@ -9,8 +9,10 @@ writes it; `total` counts every match, `actions` holds the page. `search` matche
 name or the comment, ignoring case; `names` keeps only those names; `kind` is synchronous or
 asynchronous, `handler_kind` webhook, sql or table, `type` mutation or query; `role` keeps the
 actions that role may run (its own permissions, or an inherited role's parents').
-list_roles {}: {roles: [{name, actions}]}: every role holding a permission on some action, with
-the number of actions it may run, sorted by name (admin may run them all and is not listed).
+list_roles {}: {roles: [{name, actions, inherits?}]}: every role holding a permission on some
+action and every inherited role (`inherits`: its role set), with the number of actions it may run
+(an inherited role's through its parents), sorted by name (admin may run them all and is not
+listed).
 
 Errors: parse-failed (an unknown filter value, a limit out of range).
 """
@@ -70,7 +72,18 @@ async def list_actions(ctx: Context, args: ListActions) -> dict[str, Any]:
 
 
 async def list_roles(ctx: Context, args: ListRoles) -> dict[str, Any]:
+    view = ctx.store.state
+    actions = [item.value for _, item in view.items("action")]
     counts: Counter[str] = Counter()
-    for _, item in ctx.store.state.items("action"):
-        counts.update({p.role for p in item.value.permissions})
-    return {"roles": [{"name": role, "actions": counts[role]} for role in sorted(counts)]}
+    for action in actions:
+        counts.update({p.role for p in action.permissions})
+    inherited = {name: item.value.role_set for name, item in view.items("inherited_role")}
+    for role in inherited:
+        counts[role] = sum(may_run(view, role, action) for action in actions)
+    roles: list[dict[str, Any]] = []
+    for role in sorted(counts):
+        entry: dict[str, Any] = {"name": role, "actions": counts[role]}
+        if role in inherited:
+            entry["inherits"] = inherited[role]
+        roles.append(entry)
+    return {"roles": roles}

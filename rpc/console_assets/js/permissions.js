@@ -21,7 +21,10 @@ export function Permissions() {
   const [failed, setFailed] = useState(null);
   const [saved, setSaved] = useState(null);
 
-  const known = (roles.data ? roles.data.roles.map((r) => r.name) : []).filter((r) => !added.includes(r));
+  // Inherited roles get no column of their own: what they may run comes from their parents.
+  const known = (roles.data ? roles.data.roles.filter((r) => !r.inherits).map((r) => r.name) : []).filter(
+    (r) => !added.includes(r),
+  );
   const columns = [...known, ...added];
   const holds = (action, role) => (action.permissions || []).some((p) => p.role === role);
   const checked = (action, role) => {
