@@ -44,7 +44,7 @@ def _scalar_ok(name: str, value: Any) -> tuple[bool, Any]:
 
 
 # What Hasura's parser says it expected of a value of each built-in scalar.
-_HASURA_EXPECTED = {
+HASURA_EXPECTED = {
     "Int": "a 32-bit integer",
     "Float": "a float",
     "String": "a string",
@@ -118,7 +118,7 @@ def _input_value(type_: GraphQLType, value: Any, path: str, view: View) -> Any:
             raise InputError(
                 f"expected a value of type {name}{bounds}, got {_kind_name(value)}",
                 path,
-                _mismatch(_HASURA_EXPECTED[name], name, value),
+                _mismatch(HASURA_EXPECTED[name], name, value),
             )
         return coerced
     enum = view.get("enum", name)
@@ -165,8 +165,8 @@ def _input_value(type_: GraphQLType, value: Any, path: str, view: View) -> Any:
 
 def _expected(name: str, view: View) -> str:
     """What Hasura's parser expected of a value of the named type."""
-    if name in _HASURA_EXPECTED:
-        return _HASURA_EXPECTED[name]
+    if name in HASURA_EXPECTED:
+        return HASURA_EXPECTED[name]
     if isinstance(view.get("enum", name), EnumType):
         return "an enum value"
     if isinstance(view.get("input_object", name), InputObjectType):

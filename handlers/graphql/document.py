@@ -23,6 +23,7 @@ from graphql.validation import specified_rules
 from handlers.graphql.errors import RequestError, error
 from handlers.graphql.plan import Node, conditional, field_definition, nodes
 from handlers.graphql.schema import ROOTS, RoleSchema, remember
+from metadata.values import HASURA_EXPECTED
 
 _parsed: OrderedDict[str, ast.DocumentNode | RequestError] = OrderedDict()
 
@@ -229,8 +230,49 @@ class _Checker:
                     self.value(f.value, field.type, f"{path}.{f.name.value}")
         elif isinstance(inner, gql.GraphQLList):  # one value where a list goes: coerced to a list of one
             self.value(node, inner.of_type, path)
-        else:  # a value of the wrong kind is the input check's to report
-            self._variables_in(node)
+        else:
+            mismatch = _literal_mismatch(node, inner)
+            if mismatch is not None:
+                raise RequestError.of(mismatch, path)
+            self._variables_in(node)  # the values of custom scalars are the input check's
+
+
+# The literals Hasura's parser takes for each built-in scalar. A literal is checked by its kind,
+# which its JSON form (what run_action's input check sees) no longer shows: an enum value where a
+# String goes, a string where an enum goes, 1.0 where an Int goes.
+_LITERALS: dict[str, tuple[type[ast.ValueNode], ...]] = {
+    "String": (ast.StringValueNode,),
+    "Int": (ast.IntValueNode,),
+    "Float": (ast.FloatValueNode, ast.IntValueNode),
+    "Boolean": (ast.BooleanValueNode,),
+    "ID": (ast.StringValueNode, ast.IntValueNode),
+}
+# How Hasura's parser names a literal it did not expect (its describeValue, for GraphQL values).
+_DESCRIBED: dict[type[ast.ValueNode], str] = {
+    ast.IntValueNode: "an integer",
+    ast.FloatValueNode: "a float",
+    ast.StringValueNode: "a string",
+    ast.BooleanValueNode: "a boolean",
+    ast.EnumValueNode: "an enum value",
+    ast.ListValueNode: "a list",
+    ast.ObjectValueNode: "an object",
+}
+
+
+def _literal_mismatch(node: ast.ValueNode, location: Any) -> str | None:
+    """Hasura's words for a literal of the wrong kind at `location` (a nullable type), or None.
+    Null is left to the input check, which knows whether the place may be null."""
+    if isinstance(node, ast.NullValueNode | ast.VariableNode):
+        return None
+    if isinstance(location, gql.GraphQLScalarType) and location.name in _LITERALS:
+        fits, expected = isinstance(node, _LITERALS[location.name]), HASURA_EXPECTED[location.name]
+    elif isinstance(location, gql.GraphQLEnumType):
+        fits, expected = isinstance(node, ast.EnumValueNode), "an enum value"
+    elif isinstance(location, gql.GraphQLInputObjectType):
+        fits, expected = isinstance(node, ast.ObjectValueNode), "an object"
+    else:
+        return None  # a custom scalar takes any value
+    return None if fits else f"expected {expected} for type '{location.name}', but found {_DESCRIBED[type(node)]}"
 
 
 def _allowed(location: Any, declared: Any, has_default: bool) -> bool:
