@@ -30,6 +30,9 @@ class Session:
     variables: dict[str, str] = field(default_factory=dict)
     # The client's request headers, for actions that forward them.
     headers: Mapping[str, str] = field(default_factory=dict)
+    # When the credentials stop being valid (a JWT's exp, an API key's expires_at; time.time()):
+    # a websocket opened with them is closed then.
+    expires_at: float | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -72,11 +72,11 @@ class Authenticator:
         if key.expired(time.time()):
             raise Unauthorized("x-api-key has expired")
         if key.role == ADMIN_ROLE:  # as the admin secret: may act as another role
-            return _admin(variables, headers)
-        return Session(role=key.role, variables={ROLE: key.role}, headers=headers)
+            return _admin(variables, headers, key.expires_at)
+        return Session(role=key.role, variables={ROLE: key.role}, headers=headers, expires_at=key.expires_at)
 
     async def _jwt_session(self, verifier: JwtVerifier, token: str, headers: dict[str, str]) -> Session:
-        claims = await verifier.claims(token)
+        claims, expires_at = await verifier.claims(token)
         allowed: Any = claims.pop("x-hasura-allowed-roles", None)
         default: Any = claims.pop("x-hasura-default-role", None)
         if allowed is None:
@@ -96,9 +96,9 @@ class Authenticator:
             # The role and user id are kept with the runs a session starts, and PostgreSQL's
             # text holds no NUL (headers cannot carry one: tokens are the only way in).
             raise InvalidClaims("session variables may not contain NUL characters")
-        return Session(role=role, variables=variables, headers=headers)
+        return Session(role=role, variables=variables, headers=headers, expires_at=expires_at)
 
 
-def _admin(variables: dict[str, str], headers: dict[str, str]) -> Session:
+def _admin(variables: dict[str, str], headers: dict[str, str], expires_at: float | None = None) -> Session:
     role = variables.setdefault(ROLE, ADMIN_ROLE)
-    return Session(role=role, variables=variables, headers=headers)
+    return Session(role=role, variables=variables, headers=headers, expires_at=expires_at)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -57,6 +58,7 @@ class _Connection:
         self.session: Session | None = None
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.keep_alive: asyncio.Task[None] | None = None
+        self.expiry: asyncio.Task[None] | None = None
         self._sending = asyncio.Lock()
         self.closed = False
 
@@ -88,7 +90,7 @@ class _Connection:
         except WebSocketDisconnect:
             pass
         finally:
-            for task in [*self.operations.values(), self.keep_alive]:
+            for task in [*self.operations.values(), self.keep_alive, self.expiry]:
                 if task is not None:
                     task.cancel()
 
@@ -145,10 +147,18 @@ class _Connection:
                 await self.close(1000, "Normal Closure")
             return False
         await self.send({"type": "connection_ack"})
+        if self.session.expires_at is not None:
+            self.expiry = asyncio.create_task(self._expire(self.session.expires_at))
         if not self.modern:
             await self.send({"type": "ka"})
             self.keep_alive = asyncio.create_task(self._keep_alive())
         return True
+
+    async def _expire(self, expires_at: float) -> None:
+        """Close the connection when its credentials expire, as Hasura does at a JWT's exp: its
+        subscriptions end with it, and the client must connect again with fresh credentials."""
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self.close(4401, "Unauthorized: the credentials expired")
 
     async def _keep_alive(self) -> None:
         while True:

@@ -190,8 +190,9 @@ class JwtVerifier:
     def expected_header(self) -> str:
         return self.secret.header.type
 
-    async def claims(self, token: str) -> dict[str, Any]:
-        """The verified token's x-hasura-* claims (lowercased), allowed and default role included."""
+    async def claims(self, token: str) -> tuple[dict[str, Any], float | None]:
+        """The verified token's x-hasura-* claims (lowercased), allowed and default role included,
+        and when it expires (its `exp`, if it has one)."""
         key, algorithm = await self._signing_key(token)
         secret = self.secret
         try:
@@ -207,9 +208,11 @@ class JwtVerifier:
         except jwt.PyJWTError as exc:
             name = next((name for kind, name in _JOSE_NAMES if isinstance(exc, kind)), str(exc))
             raise InvalidJwt(f"Could not verify JWT: {name}") from None
+        exp = claims.get("exp")
+        expires_at = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
         if secret.claims_map is not None:
-            return self._mapped(claims)
-        return self._namespaced(claims)
+            return self._mapped(claims), expires_at
+        return self._namespaced(claims), expires_at
 
     def _namespaced(self, claims: dict[str, Any]) -> dict[str, Any]:
         secret = self.secret

@@ -1,13 +1,15 @@
 """The /v1/graphql websocket with a real client (gql's websockets transport) in both protocols,
 graphql-transport-ws and Hasura's older graphql-ws: subscriptions to asynchronous runs pushed when
 they finish (on this server, or from another server through PostgreSQL), queries and mutations,
-errors, credentials."""
+errors, credentials (and their expiry)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import jwt
 import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportConnectionFailed, TransportQueryError, TransportServerError
@@ -134,3 +136,32 @@ def test_a_run_finished_by_another_server_is_pushed(serve: ServeFactory, webhook
     run_id, answers = asyncio.run(go())
     assert answers[0]["later"]["output"] is None
     assert answers[-1] == {"later": {"id": run_id, "errors": None, "output": {"id": 7, "email": "a@b.c"}}}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_connection_closes_when_its_token_expires(serve: ServeFactory, webhook: Webhook, protocol: str) -> None:
+    """As Hasura does at a JWT's exp: the open subscription ends with the connection."""
+    served = serve(admin_secret="s3cret", jwt_secret={"type": "HS256", "key": "k" * 32})
+    define(served, webhook.respond("/later", body=ANSWER, delay=4), name="later", kind="asynchronous")
+    claims = {"x-hasura-allowed-roles": ["user"], "x-hasura-default-role": "user", "x-hasura-user-id": "5"}
+    expiring = {"https://hasura.io/jwt/claims": claims, "exp": int(time.time()) + 2}
+    bearer = {"Authorization": f"Bearer {jwt.encode(expiring, 'k' * 32, algorithm='HS256')}"}
+
+    async def go() -> tuple[list[Any], BaseException, float]:
+        answers: list[Any] = []
+        async with Client(transport=transport(served, protocol, bearer)) as session:
+            started = await session.execute(GraphQLRequest(START))
+            request = GraphQLRequest(RESULT, variable_values={"id": started["later"]})
+            try:
+                async for answer in session.subscribe(request):
+                    answers.append(answer)
+            except Exception as exc:  # the connection went away under the subscription
+                return answers, exc, time.time()
+        raise AssertionError("the subscription ended without the connection closing")
+
+    answers, closed, at = asyncio.run(go())
+    assert [answer["later"]["output"] for answer in answers] == [None]  # still running when it closed
+    assert at >= expiring["exp"] - 1
+    cause = closed.__cause__ if closed.__cause__ is not None else closed
+    assert isinstance(cause, ConnectionClosed) and cause.rcvd is not None
+    assert (cause.rcvd.code, cause.rcvd.reason) == (4401, "Unauthorized: the credentials expired")
