@@ -119,10 +119,15 @@ def create_app(config: Config | None = None) -> Starlette:
         return PlainTextResponse("OK")
 
     scrape = metrics_endpoint(runtime, config.metrics_secret)
+    # The POST endpoints, one dispatcher for /v1/query and /v1/metadata as Hasura's two paths.
+    posts: dict[str, Endpoint] = {
+        "/v1/query": query,
+        "/v1/metadata": query,
+        "/v1/graphql": graphql_endpoint(graphql, auth, config),
+    }
     app = Starlette(
         routes=[
-            *(Route(path, query, methods=["POST"]) for path in QUERY_PATHS),
-            Route("/v1/graphql", graphql_endpoint(graphql, auth, config), methods=["POST"]),
+            *(Route(path, endpoint, methods=["POST"]) for path, endpoint in posts.items()),
             WebSocketRoute("/v1/graphql", graphql_socket(graphql, auth)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", scrape, methods=["GET"]),
@@ -133,7 +138,7 @@ def create_app(config: Config | None = None) -> Starlette:
         middleware=[
             # Request ids, the access log line and the request metrics.
             Middleware(RequestLog, metrics=runtime.metrics),
-            Middleware(DirectRoute, paths=QUERY_PATHS, endpoint=query),
+            Middleware(DirectRoute, endpoints=posts),
         ],
     )
     app.state.runtime = runtime
@@ -142,25 +147,24 @@ def create_app(config: Config | None = None) -> Starlette:
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-QUERY_PATHS = ("/v1/query", "/v1/metadata")  # one dispatcher for both, as Hasura's paths
 
 
 class DirectRoute:
-    """POSTs to `paths` go straight to `endpoint`, past Starlette's exception layer, router and
-    endpoint wrapper: the run path's hottest route pays none of them (the endpoint answers every
-    error itself). Everything else, and other methods on these paths (405), go on as routed."""
+    """POSTs to the paths of `endpoints` go straight to their endpoint, past Starlette's exception
+    layer, router and endpoint wrapper: the run path's hottest routes pay none of them (each
+    endpoint answers every error itself). Everything else, and other methods on these paths
+    (405), go on as routed."""
 
-    def __init__(
-        self, app: ASGIApp, paths: tuple[str, ...], endpoint: Callable[[Request], Awaitable[Response]]
-    ) -> None:
-        self.app, self.paths, self.endpoint = app, paths, endpoint
+    def __init__(self, app: ASGIApp, endpoints: dict[str, Endpoint]) -> None:
+        self.app, self.endpoints = app, endpoints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths:
-            response = await self.endpoint(Request(scope, receive, send))
-            await response(scope, receive, send)
-        else:
+        endpoint = self.endpoints.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if endpoint is None:
             await self.app(scope, receive, send)
+            return
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def _answer(result: object) -> Response:
