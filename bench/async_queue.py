@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import re
 import signal
@@ -49,13 +48,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The systems compared; the bench's shared helpers (processes, the echo webhook, wrk).
@@ -70,11 +66,11 @@ from queue_systems import (
     System,
 )
 from run_action import (
-    PG_URL,
     Process,
     _ms,
     call,
     client,
+    database,
     ensure_wrk,
     percentile,
     running,
@@ -228,24 +224,6 @@ async def warm_up(system: System, session: aiohttp.ClientSession) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    name = f"sb_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(PG_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        conn = await asyncpg.connect(PG_URL)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
 async def prepare_switchboard(system: Switchboard, session: aiohttp.ClientSession) -> None:
     """Create the store and define the action, then stop: the drain starts from a cold process."""
     with running(system.start()) as process:
@@ -347,7 +325,7 @@ async def main(options: argparse.Namespace) -> None:
         webhook_argv = [sys.executable, RUN_ACTION, "--webhook-server", "{port}"]
         with running(Process("webhook", webhook_argv)) as webhook:
             await webhook.wait(session)
-            async with postgres_database() as pgq_url, postgres_database() as sb_url:
+            async with database("postgres") as pgq_url, database("postgres") as sb_url:
                 pgq = PgQueuer(pgq_url, webhook, options.concurrency)
                 await pgq.install()
                 sb = Switchboard(sb_url, webhook, options.workers)
