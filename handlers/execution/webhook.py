@@ -220,6 +220,7 @@ async def preview_webhook(runtime: Runtime, call: Call, view: View) -> dict[str,
     return {"request": {"method": method, "url": url, "headers": dict(sorted(headers.items())), "body": shown}}
 
 
+@lru_cache(maxsize=1024)  # most actions call one URL: no need to parse it on every run
 def _absolute_http(url: str) -> bool:
     try:
         parts = urlsplit(url)
