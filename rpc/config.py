@@ -73,6 +73,9 @@ class JwtSecret(Strict):
         if self.claims_namespace_path is not None:
             parse_json_path(self.claims_namespace_path)
         if self.key is not None:
+            if not self.key.strip():
+                # PyJWT would sign and verify with an empty HMAC key: anyone could mint tokens.
+                raise ValueError("key is empty: set it to the signing key, or use jwk_url")
             self.signing_key()  # a key that does not load stops the server at start-up
 
     def signing_key(self) -> tuple[str, Any]:
@@ -128,6 +131,12 @@ class Config(Strict):
     max_connections: Annotated[int, msgspec.Meta(ge=16)] = 1000
 
     def __post_init__(self) -> None:
+        for name in ("admin_secret", "metrics_secret"):
+            value = getattr(self, name)
+            if value is not None and not value.strip():
+                # Set but empty (an unset variable in a deployment template): a secret anyone
+                # knows, since any caller can send an empty header.
+                raise ValueError(f"{name} is empty: set it to a secret, or leave it out")
         if self.public_role == "admin":
             # Anyone holding a link would run its action as admin.
             raise ValueError('public_role may not be "admin"')
@@ -187,6 +196,9 @@ def load_config(path: str | None = None, environ: dict[str, str] | None = None) 
     except ParseFailed as exc:
         key = exc.path[2:] if exc.path != "$" else ""
         message = exc.message.replace("unknown field", "unknown setting")
+        named = message.split(" ", 1)[0]
+        if not key and named in source:  # a check across settings, naming the one at fault first
+            raise ConfigError(f"{source[named]}: {message}") from None
         if key in Config.__struct_fields__ and message.startswith("Invalid enum value"):
             message += f"; expected one of {', '.join(get_args(get_type_hints(Config)[key]))}"
         where = source.get(key) or (str(path) if path else "settings")

@@ -71,6 +71,15 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         ("", {"SWITCHBOARD_JWT_SECRET": '{"type": "HS256", "key": "k"}'}, "jwt_secret requires admin_secret to be set"),
         ("admin_secret: s\nunauthorized_role: admin\n", {}, 'unauthorized_role may not be "admin"'),
         ("admin_secret: s\npublic_role: admin\n", {}, 'public_role may not be "admin"'),
+        # Set but empty (an unset variable in a deployment template): a secret every caller knows.
+        ("", {"SWITCHBOARD_ADMIN_SECRET": ""}, "SWITCHBOARD_ADMIN_SECRET: admin_secret is empty"),
+        ("admin_secret: ' '\n", {}, "c.yaml: admin_secret is empty"),
+        ("", {"SWITCHBOARD_METRICS_SECRET": "\t"}, "SWITCHBOARD_METRICS_SECRET: metrics_secret is empty"),
+        (
+            "admin_secret: s\n",
+            {"SWITCHBOARD_JWT_SECRET": '{"type": "HS256", "key": " "}'},
+            "SWITCHBOARD_JWT_SECRET: key is empty",
+        ),
     ],
 )
 def test_config_errors_name_the_setting(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
@@ -79,6 +88,22 @@ def test_config_errors_name_the_setting(tmp_path: Path, text: str, environ: dict
     with pytest.raises(ConfigError) as caught:
         load_config(str(config), environ)
     assert message in str(caught.value)
+
+
+def test_serve_refuses_an_empty_admin_secret(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    done = subprocess.run(
+        [SWITCHBOARD, "serve"],
+        cwd=tmp_path,
+        env={**env, "SWITCHBOARD_ADMIN_SECRET": ""},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: SWITCHBOARD_ADMIN_SECRET: admin_secret is empty: set it to a secret, or leave it out"
+    ]
 
 
 def test_serve_refuses_a_bad_config_file(tmp_path: Path) -> None:
