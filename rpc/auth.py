@@ -92,11 +92,22 @@ class Authenticator:
             raise AccessDenied("Your requested role is not in allowed roles")
         variables = verifier.variables(claims)
         variables[ROLE] = role
-        if any("\x00" in value for value in variables.values()):
-            # The role and user id are kept with the runs a session starts, and PostgreSQL's
-            # text holds no NUL (headers cannot carry one: tokens are the only way in).
-            raise InvalidClaims("session variables may not contain NUL characters")
+        if not all(_storable(value) for value in variables.values()):
+            # The role and user id are kept with the runs a session starts, sent to handlers and
+            # logged: PostgreSQL's text holds no NUL, and a lone surrogate (JSON's "\ud800") is no
+            # character UTF-8 can carry. Headers cannot hold either: tokens are the only way in.
+            raise InvalidClaims("session variables may not contain NUL characters or lone surrogates")
         return Session(role=role, variables=variables, headers=headers, expires_at=expires_at)
+
+
+def _storable(value: str) -> bool:
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _admin(variables: dict[str, str], headers: dict[str, str], expires_at: float | None = None) -> Session:

@@ -12,6 +12,7 @@ it in the metrics. It replaces uvicorn's access log.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -39,11 +40,41 @@ def _time(record: logging.LogRecord) -> str:
     return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# What may not appear as itself in a text log line: line breaks of any kind (C0 and C1 controls,
+# NEL, U+2028/2029) would let a value from a caller (a role, a handler's answer) start a forged
+# line; lone surrogates (from JSON's "\ud800") cannot be written as UTF-8 at all.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` on one line, every character writable: the unsafe ones as escapes."""
+    return text if text.isprintable() else _UNSAFE.sub(_escape, text)
+
+
+def _encodable(value: Any) -> Any:
+    """`value` with lone surrogates escaped in every string (JSON escapes the rest)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode()
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_time(record)} {record.levelname} {record.name} [{record.request_id}] {record.getMessage()}"  # type: ignore[attr-defined]
+        message = printable(record.getMessage())
+        line = f"{_time(record)} {record.levelname} {record.name} [{record.request_id}] {message}"  # type: ignore[attr-defined]
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            # A traceback spans lines of its own, each indented or named by Python: no line of it
+            # passes for a log line. Only its text is made writable.
+            line += "\n" + _encodable(self.formatException(record.exc_info))
         return line
 
 
@@ -59,7 +90,16 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", ()))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return _encode(entry).decode()
+        try:
+            line = _encode(entry).decode()
+        except UnicodeEncodeError:  # a lone surrogate somewhere: still one line of JSON
+            line = _encode(_encodable(entry)).decode()
+        # JSON may hold these as they are, but line-oriented readers (Python's splitlines,
+        # JavaScript) take them for line breaks: written as escapes, which mean the same in JSON.
+        return line if line.isprintable() else line.translate(_JSON_BREAKS)
+
+
+_JSON_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def configure(level: str, fmt: str, stream: IO[str] | None = None) -> None:
@@ -76,11 +116,6 @@ def configure(level: str, fmt: str, stream: IO[str] | None = None) -> None:
         logger.propagate = True
     # uvicorn's start and stop chatter gives way to Switchboard's one start-up line (its errors stay).
     logging.getLogger("uvicorn.error").setLevel(max(LEVELS[level], logging.WARNING) if level != "trace" else TRACE)
-
-
-def _printable(path: str) -> str:
-    # scope["path"] is percent-decoded: %0A would otherwise start a forged log line.
-    return path if path.isprintable() else path.encode("unicode_escape").decode()
 
 
 class RequestLog:
@@ -112,7 +147,8 @@ class RequestLog:
             operation = info.operation or "none"
             self.metrics.answered(operation, status, seconds)
             if access.isEnabledFor(logging.INFO):
-                method, path, role = scope["method"], _printable(scope["path"]), info.role or "-"
+                # scope["path"] is percent-decoded (%0A), and in the JSON line too it is better shown escaped.
+                method, path, role = scope["method"], printable(scope["path"]), info.role or "-"
                 fields = {"method": method, "path": path, "operation": info.operation, "role": info.role}
                 fields |= {"status": status, "duration_ms": round(seconds * 1000, 2)}
                 access.info(

@@ -289,9 +289,11 @@ def test_a_request_no_client_can_send(
     assert webhook.received == []
 
 
-def test_a_token_whose_session_variables_hold_a_nul(make_client: ClientFactory, webhook: Webhook) -> None:
+@pytest.mark.parametrize("user_id", ["a\x00b", "u\ud800"])
+def test_a_token_whose_session_variables_hold_a_nul(make_client: ClientFactory, webhook: Webhook, user_id: str) -> None:
     """Found following the fuzz test's NUL find to tokens: x-hasura-user-id is kept with
-    the runs a session starts, and PostgreSQL's text holds no NUL: the run was a false 503."""
+    the runs a session starts, and PostgreSQL's text holds no NUL: the run was a false 503. A lone
+    surrogate (JSON's "\\ud800", which no UTF-8 text holds) was a 500 and a traceback."""
     secret = {"X-Hasura-Admin-Secret": "s3cret"}
     client = make_client(admin_secret="s3cret", jwt_secret={"type": "HS256", "key": "k" * 32})
     types = {"objects": [{"name": "Out", "fields": [{"name": "ok", "type": "Boolean!"}]}]}
@@ -302,13 +304,13 @@ def test_a_token_whose_session_variables_hold_a_nul(make_client: ClientFactory, 
     )
     grant = {"action": "later", "role": "user"}
     assert query(client, "create_action_permission", grant, headers=secret).status_code == 200
-    claims = {"x-hasura-allowed-roles": ["user"], "x-hasura-default-role": "user", "x-hasura-user-id": "a\x00b"}
+    claims = {"x-hasura-allowed-roles": ["user"], "x-hasura-default-role": "user", "x-hasura-user-id": user_id}
     token = jwt.encode({"https://hasura.io/jwt/claims": claims, "exp": int(time.time()) + 60}, "k" * 32, "HS256")
     response = query(client, "run_action", {"name": "later"}, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 400, response.text
     assert response.json() == {
         "path": "$",
-        "error": "session variables may not contain NUL characters",
+        "error": "session variables may not contain NUL characters or lone surrogates",
         "code": "jwt-invalid-claims",
     }
     assert query(client, "get_action_log", {}, headers=secret).json() == {"runs": []}

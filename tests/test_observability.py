@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import jwt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
@@ -210,7 +211,7 @@ def test_json_log_lines_of_a_real_server(tmp_path: Path, webhook: Webhook) -> No
     assert failure["request_id"] == "r-1" and failure["level"] == "warning"
     assert 'action "down" failed (sync run, 502 unexpected)' in failure["message"]
     assert any(e["operation"] == "export_metadata" and e["role"] == "user" and e["status"] == 400 for e in access)
-    assert any(e["path"] == "/no/such\\npath" and e["status"] == 404 for e in access)
+    assert any(e["path"] == "/no/such\\x0apath" and e["status"] == 404 for e in access)
     assert entries[-1]["message"] == "switchboard stopped"
 
 
@@ -225,6 +226,56 @@ def test_text_log_lines(tmp_path: Path) -> None:
     assert re.search(r"^\S+Z INFO switchboard \[-\] switchboard \S+ listening on http://127\.0\.0\.1:\d+, store ", text)
     assert re.search(r"\n\S+Z INFO switchboard\.access \[t-1\] GET /healthz - - 200 \d+\.\dms\n", text)
     assert "Uvicorn running" not in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_log_line_per_event_whatever_callers_send(tmp_path: Path, webhook: Webhook, log_format: str) -> None:
+    """A role with line breaks (from a token, or a handler's answer in an error) cannot split a
+    text line into a forged one, and a lone surrogate (JSON's "\\ud800") in a claim is refused
+    with 400, not a 500 whose traceback broke the JSON log."""
+    log = tmp_path / "server.log"
+    key = "k" * 32
+    server = ServerProcess(
+        tmp_path,
+        log=log,
+        log_level="info",
+        log_format=log_format,
+        admin_secret="s",
+        jwt_secret=json.dumps({"type": "HS256", "key": key}),
+    )
+    forged = "user\n2026-01-01T00:00:00.000Z INFO switchboard.access [x] GET /forged\u2028\x85"
+    enum = {"name": "Color", "values": [{"value": "RED"}]}
+    types = {"enums": [enum], "objects": [{"name": "Paint", "fields": [{"name": "c", "type": "Color!"}]}]}
+
+    def bearer(role: str, user: str) -> dict[str, str]:
+        claims = {"x-hasura-allowed-roles": [role], "x-hasura-default-role": role, "x-hasura-user-id": user}
+        return {"Authorization": "Bearer " + jwt.encode({"https://hasura.io/jwt/claims": claims}, key, "HS256")}
+
+    try:
+        with httpx.Client(base_url=server.url, headers={"X-Hasura-Admin-Secret": "s"}) as http:
+            assert http.post("/v1/query", json={"type": "set_custom_types", "args": types}).status_code == 200
+            handler = webhook.respond("/paint", body={"c": "BLUE\nERROR forged"})
+            args = {"name": "paint", "definition": {"handler": handler, "output_type": "Paint"}}
+            assert http.post("/v1/query", json={"type": "create_action", "args": args}).status_code == 200
+            assert http.post("/v1/query", json={"type": "run_action", "args": {"name": "paint"}}).status_code == 502
+        body = {"type": "run_action", "args": {"name": "paint"}}
+        refused = httpx.post(f"{server.url}/v1/query", json=body, headers=bearer(forged, "1"))
+        assert refused.status_code == 400
+        surrogate = httpx.post(f"{server.url}/v1/query", json=body, headers=bearer("user", "u\ud800"))
+        assert surrogate.status_code == 400, surrogate.text
+        assert surrogate.json()["code"] == "jwt-invalid-claims"
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert "Traceback" not in text and "\u2028" not in text and "\x85" not in text
+    if log_format == "json":
+        entries = lines(log)  # every line is one JSON object
+        assert any(e["role"] == forged and e["status"] == 400 for e in entries if e["logger"] == "switchboard.access")
+    else:
+        for line in text.splitlines():
+            assert re.match(r"\S+Z (INFO|WARNING) switchboard(\.\w+)? \[[\w-]+\] ", line), line
+        assert "GET /forged" in text and "/forged\\u2028\\x85" in text
+    assert sum("POST /v1/query" in line for line in text.splitlines()) == 5
 
 
 def test_warning_level_writes_no_access_lines(tmp_path: Path) -> None:
