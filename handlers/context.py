@@ -33,6 +33,9 @@ class Session:
     # When the credentials stop being valid (a JWT's exp, an API key's expires_at; time.time()):
     # a websocket opened with them is closed then.
     expires_at: float | None = None
+    # The SHA-256 of the API key the session came with: a websocket opened with it is closed when
+    # the key is revoked.
+    api_key: str | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -44,6 +44,7 @@ class ApiKey:
     created_at: float
     expires_at: float | None
     last_used_at: float | None
+    hash: str = ""  # the key's SHA-256: what tells one key from another made later with its name
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -61,7 +62,7 @@ class ApiKey:
 
 
 def _key(row: Any) -> ApiKey:
-    return ApiKey(row.name, row.role, row.prefix, row.created_at, row.expires_at, row.last_used_at)
+    return ApiKey(row.name, row.role, row.prefix, row.created_at, row.expires_at, row.last_used_at, row.key_hash)
 
 
 class ApiKeys:
@@ -92,6 +93,12 @@ class ApiKeys:
             done = await conn.execute(tables.api_keys.delete().where(K.name == name))
         self._touched.pop(name, None)
         return bool(done.rowcount)
+
+    async def existing(self, hashes: set[str]) -> set[str]:
+        """Those of the keys (by hash) that have not been revoked, on any server."""
+        async with self.engine.connect() as conn:
+            found = await conn.execute(sa.select(K.key_hash).where(K.key_hash.in_(sorted(hashes))))
+        return set(found.scalars())
 
     async def find(self, key: str) -> ApiKey | None:
         """The key's record (expired or not), recording its use at most once a minute."""

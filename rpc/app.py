@@ -23,6 +23,7 @@ from handlers.context import Answer, Runtime, Session
 from handlers.dispatch import execute, is_public
 from handlers.execution.rate_limit import RateLimiter
 from handlers.execution.worker import WorkerPool
+from handlers.graphql.document import Limits
 from handlers.graphql.service import GraphQL
 from metadata.api_keys import ApiKeys
 from metadata.errors import SwitchboardError
@@ -32,7 +33,7 @@ from rpc.auth import Authenticator
 from rpc.config import Config, load_config
 from rpc.console import console_routes
 from rpc.graphql import graphql_endpoint
-from rpc.graphql_ws import graphql_socket
+from rpc.graphql_ws import Sockets, graphql_socket
 from rpc.limits import PayloadTooLarge, read_body
 from rpc.logs import RequestLog
 from rpc.metrics import metrics_endpoint
@@ -51,9 +52,23 @@ def create_app(config: Config | None = None) -> Starlette:
         public_role=config.public_role,
         public_limiter=RateLimiter(config.public_rate_limit),
     )
-    graphql = GraphQL(runtime)
+    graphql = GraphQL(
+        runtime,
+        Limits(
+            config.graphql_max_document_bytes,
+            config.graphql_max_tokens,
+            config.graphql_max_depth,
+            config.graphql_max_fields,
+        ),
+    )
 
     auth = Authenticator(config, runtime.api_keys)
+    sockets = Sockets(
+        runtime.api_keys,
+        config.max_websockets,
+        config.websocket_init_timeout_seconds,
+        config.max_subscriptions_per_websocket,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -79,6 +94,7 @@ def create_app(config: Config | None = None) -> Starlette:
             finally:
                 janitor.cancel()
                 await asyncio.gather(janitor, return_exceptions=True)
+                await sockets.stop()
                 if auth.jwt is not None:
                     await auth.jwt.stop()
                 await workers.stop()
@@ -128,7 +144,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *(Route(path, endpoint, methods=["POST"]) for path, endpoint in posts.items()),
-            WebSocketRoute("/v1/graphql", graphql_socket(graphql, auth)),
+            WebSocketRoute("/v1/graphql", graphql_socket(graphql, auth, sockets)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", scrape, methods=["GET"]),
             Route("/v1/metrics", scrape, methods=["GET"]),  # Hasura's path
@@ -142,6 +158,7 @@ def create_app(config: Config | None = None) -> Starlette:
         ],
     )
     app.state.runtime = runtime
+    app.state.graphql = graphql
     app.state.config = config
     return app
 

@@ -72,8 +72,9 @@ class Authenticator:
         if key.expired(time.time()):
             raise Unauthorized("x-api-key has expired")
         if key.role == ADMIN_ROLE:  # as the admin secret: may act as another role
-            return _admin(variables, headers, key.expires_at)
-        return Session(role=key.role, variables={ROLE: key.role}, headers=headers, expires_at=key.expires_at)
+            return _admin(variables, headers, key.expires_at, key.hash)
+        variables = {ROLE: key.role}
+        return Session(key.role, variables, headers, expires_at=key.expires_at, api_key=key.hash)
 
     async def _jwt_session(self, verifier: JwtVerifier, token: str, headers: dict[str, str]) -> Session:
         claims, expires_at = await verifier.claims(token)
@@ -110,6 +111,8 @@ def _storable(value: str) -> bool:
     return True
 
 
-def _admin(variables: dict[str, str], headers: dict[str, str], expires_at: float | None = None) -> Session:
+def _admin(
+    variables: dict[str, str], headers: dict[str, str], expires_at: float | None = None, api_key: str | None = None
+) -> Session:
     role = variables.setdefault(ROLE, ADMIN_ROLE)
-    return Session(role=role, variables=variables, headers=headers, expires_at=expires_at)
+    return Session(role=role, variables=variables, headers=headers, expires_at=expires_at, api_key=api_key)

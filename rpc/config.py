@@ -129,6 +129,16 @@ class Config(Strict):
     header_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
     keep_alive_seconds: Annotated[int, msgspec.Meta(gt=0)] = 5
     max_connections: Annotated[int, msgspec.Meta(ge=16)] = 1000
+    # Websockets (rpc/graphql_ws.py): their own cap, the time to send connection_init, and the
+    # operations one socket may run at once.
+    max_websockets: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    websocket_init_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3
+    max_subscriptions_per_websocket: Annotated[int, msgspec.Meta(ge=1)] = 100
+    # What one GraphQL document may hold (handlers/graphql/document.py).
+    graphql_max_document_bytes: Annotated[int, msgspec.Meta(ge=64)] = 256 * 1024
+    graphql_max_tokens: Annotated[int, msgspec.Meta(ge=16)] = 5_000
+    graphql_max_depth: Annotated[int, msgspec.Meta(ge=2)] = 32
+    graphql_max_fields: Annotated[int, msgspec.Meta(ge=1)] = 500
 
     def __post_init__(self) -> None:
         for name in ("admin_secret", "metrics_secret"):

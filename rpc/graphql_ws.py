@@ -12,6 +12,15 @@
 Credentials are the handshake's headers, overridden by connection_init's `payload.headers` (or
 the payload's own string values), authenticated as /v1/query does. Queries and mutations answer
 once; a subscription answers with the run now and again when it finishes.
+
+What one client may hold (`Sockets`): at most `max_websockets` sockets are open; at the cap, the
+oldest socket that has not sent connection_init yet is closed to make room (4408), and when every
+socket has, the newcomer is answered 503. A socket must send connection_init within
+`websocket_init_timeout_seconds` (4408, both protocols), runs at most
+`max_subscriptions_per_websocket` operations at once (more are refused one by one), and sends
+text frames only (a binary one closes it: 4400). A socket closes with 4401 when its credentials
+expire (a JWT's exp, an API key's expires_at) or its API key is revoked, on any server sharing
+the store (checked every second while such sockets are open).
 """
 
 from __future__ import annotations
@@ -23,42 +32,104 @@ import time
 from typing import Any
 
 import msgspec
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from handlers.context import Session
 from handlers.graphql.errors import RequestError, error, from_switchboard
 from handlers.graphql.execute import GraphQLRequest, execute
 from handlers.graphql.service import GraphQL
+from metadata.api_keys import ApiKeys
 from metadata.decoding import convert
 from metadata.errors import SwitchboardError
 from rpc.auth import Authenticator
 
 log = logging.getLogger("switchboard.graphql")
 MODERN, LEGACY = "graphql-transport-ws", "graphql-ws"
-INIT_TIMEOUT = 3.0  # seconds a graphql-transport-ws client has to send connection_init
 KEEP_ALIVE = 5.0  # seconds between graphql-ws `ka` messages
+KEY_CHECK_SECONDS = 1.0  # how often the API keys of open sockets are checked for revocation
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
+_FULL = {"path": "$", "error": "too many websockets are open; try again later", "code": "unavailable"}
 
 
-def graphql_socket(graphql: GraphQL, auth: Authenticator) -> Any:
+class Sockets:
+    """The open websockets of one server, oldest first, and what they may hold."""
+
+    def __init__(self, api_keys: ApiKeys, cap: int, init_timeout: float, max_operations: int) -> None:
+        self.api_keys, self.cap, self.init_timeout, self.max_operations = api_keys, cap, init_timeout, max_operations
+        self.open: dict[_Connection, None] = {}  # a dict keeps the order they opened in
+        self._checking: asyncio.Task[None] | None = None
+
+    def admit(self) -> bool:
+        """Whether one more socket may open, closing the oldest uninitialised one to make room."""
+        if len(self.open) < self.cap:
+            return True
+        waiting = next((c for c in self.open if c.session is None and not c.closed), None)
+        if waiting is None:
+            return False
+        self.open.pop(waiting)
+        waiting.close_soon(4408, "Connection initialisation timeout")
+        return True
+
+    def authenticated(self, connection: _Connection) -> None:
+        if connection.session is not None and connection.session.api_key is not None and self._checking is None:
+            self._checking = asyncio.create_task(self._check_keys())
+
+    async def _check_keys(self) -> None:
+        """Close the sockets whose API key was revoked (on this server or another), while any
+        socket holds a key."""
+        try:
+            while True:
+                await asyncio.sleep(KEY_CHECK_SECONDS)
+                held = {c: c.session.api_key for c in self.open if c.session is not None and c.session.api_key}
+                if not held:
+                    return
+                try:
+                    live = await self.api_keys.existing(set(held.values()))
+                except Exception:  # the store is unreachable for now: the keys stand until it is back
+                    continue
+                for connection, key in held.items():
+                    if key not in live:
+                        connection.close_soon(4401, "Unauthorized: the API key was revoked")
+        finally:
+            self._checking = None
+
+    async def stop(self) -> None:
+        if self._checking is not None:
+            self._checking.cancel()
+            await asyncio.gather(self._checking, return_exceptions=True)
+
+
+def graphql_socket(graphql: GraphQL, auth: Authenticator, sockets: Sockets) -> Any:
     async def endpoint(websocket: WebSocket) -> None:
+        if not sockets.admit():
+            response = Response(_encode(_FULL), 503, {"retry-after": "5"}, media_type="application/json")
+            return await websocket.send_denial_response(response)
         offered = websocket.scope.get("subprotocols") or []
         protocol = MODERN if MODERN in offered else LEGACY
         await websocket.accept(subprotocol=protocol if protocol in offered else None)
-        await _Connection(websocket, protocol, graphql, auth).serve()
+        connection = _Connection(websocket, protocol, graphql, auth, sockets)
+        sockets.open[connection] = None
+        try:
+            await connection.serve()
+        finally:
+            sockets.open.pop(connection, None)
 
     return endpoint
 
 
 class _Connection:
-    def __init__(self, websocket: WebSocket, protocol: str, graphql: GraphQL, auth: Authenticator) -> None:
-        self.websocket, self.graphql, self.auth = websocket, graphql, auth
+    def __init__(
+        self, websocket: WebSocket, protocol: str, graphql: GraphQL, auth: Authenticator, sockets: Sockets
+    ) -> None:
+        self.websocket, self.graphql, self.auth, self.sockets = websocket, graphql, auth, sockets
         self.modern = protocol == MODERN
         self.session: Session | None = None
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.keep_alive: asyncio.Task[None] | None = None
         self.expiry: asyncio.Task[None] | None = None
+        self.closing: asyncio.Task[None] | None = None
         self._sending = asyncio.Lock()
         self.closed = False
 
@@ -76,20 +147,32 @@ class _Connection:
         with contextlib.suppress(Exception):
             await self.websocket.close(code, reason)
 
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close from outside the connection's own task (a timer, another socket, a check)."""
+        if not self.closed and self.closing is None:
+            self.closing = asyncio.create_task(self.close(code, reason))
+
+    def _init_timed_out(self) -> None:
+        if self.session is None:
+            self.close_soon(4408, "Connection initialisation timeout")
+
     async def serve(self) -> None:
+        timer = asyncio.get_running_loop().call_later(self.sockets.init_timeout, self._init_timed_out)
         try:
-            if self.modern:
-                try:
-                    first = await asyncio.wait_for(self.websocket.receive_text(), INIT_TIMEOUT)
-                except TimeoutError:
-                    return await self.close(4408, "Connection initialisation timeout")
-                if not await self.handle(first):
-                    return
-            while await self.handle(await self.websocket.receive_text()):
-                pass
-        except WebSocketDisconnect:
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:  # a binary frame: neither protocol has any
+                    await self.close(4400, "Invalid message received: binary frames are not accepted")
+                    break
+                if not await self.handle(text):
+                    break
+        except (WebSocketDisconnect, RuntimeError):  # closed from outside while receiving
             pass
         finally:
+            timer.cancel()
             for task in [*self.operations.values(), self.keep_alive, self.expiry]:
                 if task is not None:
                     task.cancel()
@@ -147,6 +230,7 @@ class _Connection:
                 await self.close(1000, "Normal Closure")
             return False
         await self.send({"type": "connection_ack"})
+        self.sockets.authenticated(self)
         if self.session.expires_at is not None:
             self.expiry = asyncio.create_task(self._expire(self.session.expires_at))
         if not self.modern:
@@ -177,6 +261,10 @@ class _Connection:
                 await self.close(4409, f"Subscriber for {ident} already exists")
                 return False
             await self.failed(ident, [error(f"an operation with id {ident} is already running")])
+            return True
+        if len(self.operations) >= self.sockets.max_operations:
+            limit = self.sockets.max_operations
+            await self.failed(ident, [error(f"at most {limit} operations may run at once on one websocket")])
             return True
         task = asyncio.create_task(self.run(ident, self.session, payload))
         self.operations[ident] = task

@@ -9,10 +9,11 @@ head, and a share of the open connections.
   (slowloris) cannot hold connections open. Idle keep-alive connections close after
   `keep_alive_seconds` (uvicorn's own timer). Both timeouts are checked by one sweep over the
   connections, twice a second: the run path sets no timer per request.
-* At most `max_connections` are open. One more arrives: the connection idle the longest (no
-  request in flight: waiting for a head, or kept alive) is closed to make room, so a flood of
-  idle or slow connections never keeps `/healthz` (or anyone) out; when every connection is
-  busy, the newcomer is closed instead.
+* At most `max_connections` HTTP connections are open. One more arrives: the connection idle the
+  longest (no request in flight: waiting for a head, or kept alive) is closed to make room, so a
+  flood of idle or slow connections never keeps `/healthz` (or anyone) out; when every connection
+  is busy, the newcomer is closed instead. Websockets are not HTTP connections once upgraded:
+  they have a cap of their own (rpc/graphql_ws.py), so however many are open, HTTP gets through.
 * Running out of file descriptors anyway is logged once a minute, not once per failed accept.
 """
 
@@ -75,13 +76,17 @@ def guarded(base: type[Any], header_timeout: float, body_timeout: float, max_con
         idle_since: float | None = None  # waiting for a request's head since (None: one in flight)
         body_since: float | None = None  # the head arrived but not yet the whole body
         sweeping: asyncio.TimerHandle | None = None  # one sweep for every connection (a class attribute)
+        open = 0  # HTTP connections open (a class attribute: uvicorn's set holds websockets too)
+        counted = False  # this one is among them
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             self.idle_since = time.monotonic()
+            self.counted = True
+            Guarded.open += 1
             if Guarded.sweeping is None:
                 Guarded.sweeping = self.loop.call_later(SWEEP_SECONDS, _sweep, self.loop, self.connections)
-            if len(self.connections) > max_connections:
+            if Guarded.open > max_connections:
                 idle = [
                     (c.idle_since, c)
                     for c in self.connections
@@ -90,11 +95,21 @@ def guarded(base: type[Any], header_timeout: float, body_timeout: float, max_con
                 victim = min(idle, key=lambda pair: pair[0])[1] if idle else self
                 victim.transport.close()
 
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._uncount()
+            super().connection_lost(exc)
+
+        def _uncount(self) -> None:
+            if self.counted:
+                self.counted = False
+                Guarded.open -= 1
+
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
             cycle = self.cycle
-            if self.transport.get_protocol() is not self:  # upgraded to a websocket
+            if self.transport.get_protocol() is not self:  # upgraded to a websocket: no longer ours
                 self.idle_since = self.body_since = None
+                self._uncount()
             elif cycle is not None and not cycle.response_complete:
                 if self.idle_since is not None:  # a request's head arrived
                     self.idle_since = None
@@ -131,10 +146,11 @@ def guarded(base: type[Any], header_timeout: float, body_timeout: float, max_con
     return Guarded
 
 
-def connection_limits(wanted: int) -> tuple[int, int]:
-    """(connection cap, listen backlog) that fit in this process's descriptors, raised as far as
-    allowed first. asyncio accepts up to `backlog` connections at a time before any of them can
-    be closed, so the cap leaves room for a burst or two beside the store's and webhooks' own."""
+def connection_limits(wanted: int, websockets: int) -> tuple[int, int, int]:
+    """(HTTP connection cap, websocket cap, listen backlog) that fit in this process's descriptors,
+    raised as far as allowed first. asyncio accepts up to `backlog` connections at a time before
+    any of them can be closed, so the caps leave room for a burst or two beside the store's and
+    webhooks' own. When both caps do not fit, each is lowered in proportion."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         try:
@@ -143,11 +159,17 @@ def connection_limits(wanted: int) -> tuple[int, int]:
         except (ValueError, OSError):
             pass
     room = max(64, soft - FD_RESERVE)
-    cap = min(wanted, room * 3 // 4)
-    backlog = max(8, min(2048, (room - cap) // 2))
-    if cap < wanted:
-        log.warning("max_connections %d lowered to %d: this process may open %d files", wanted, cap, soft)
-    return cap, backlog
+    fits = room * 3 // 4
+    cap, sockets = wanted, websockets
+    if wanted + websockets > fits:
+        cap = max(1, fits * wanted // (wanted + websockets))
+        sockets = max(1, fits - cap)
+        log.warning(
+            "max_connections %d lowered to %d and max_websockets %d to %d: this process may open %d files",
+            wanted, cap, websockets, sockets, soft,
+        )  # fmt: skip
+    backlog = max(8, min(2048, (room - cap - sockets) // 2))
+    return cap, sockets, backlog
 
 
 class OncePerMinute(logging.Filter):

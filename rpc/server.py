@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 import uvicorn
 from starlette.applications import Starlette
@@ -134,15 +135,16 @@ class _Server(uvicorn.Server):
         )
 
 
-def uvicorn_config(app: Starlette, host: str, port: int, config: Config) -> uvicorn.Config:
-    quiet_descriptor_exhaustion()
-    cap, backlog = connection_limits(config.max_connections)
+def uvicorn_config(app: Starlette, host: str, port: int, config: Config, backlog: int) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=guarded(_http(), config.header_timeout_seconds, config.body_timeout_seconds, cap),
+        http=guarded(_http(), config.header_timeout_seconds, config.body_timeout_seconds, config.max_connections),
         backlog=backlog,
+        # A websocket message is at most what an HTTP body may be (a larger one closes the socket
+        # with 1009); GraphQL documents have their own, smaller, limit.
+        ws_max_size=config.max_body_bytes,
         timeout_keep_alive=config.keep_alive_seconds,
         lifespan="off",  # run by _Server.serve, around uvicorn
         log_config=None,  # configured by rpc/logs.py
@@ -153,11 +155,14 @@ def uvicorn_config(app: Starlette, host: str, port: int, config: Config) -> uvic
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
     configure(config.log_level, config.log_format)
+    quiet_descriptor_exhaustion()
+    cap, sockets, backlog = connection_limits(config.max_connections, config.max_websockets)
+    config = msgspec.structs.replace(config, max_connections=cap, max_websockets=sockets)
     store = redacted(config.database_url)
     try:
         app = create_app(config)
     except Exception as exc:  # e.g. a URL scheme no driver serves
         raise StartupFailed(f"cannot use the store {store}: {_reason(exc)}") from None
-    server = _Server(uvicorn_config(app, host or config.host, port or config.port, config), app, store)
+    server = _Server(uvicorn_config(app, host or config.host, port or config.port, config, backlog), app, store)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(server.serve())

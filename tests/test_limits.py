@@ -111,7 +111,7 @@ def test_a_flood_of_idle_connections_never_keeps_healthz_out(server: ServerProce
 
 
 def test_running_out_of_descriptors_is_logged_once(tmp_path: Path) -> None:
-    """With 256 descriptors the server keeps at most 96 connections, evicting idle ones: a flood
+    """With 256 descriptors the server keeps at most 48 connections, evicting idle ones: a flood
     of hundreds never exhausts them, and /healthz answers throughout."""
     server = ServerProcess(tmp_path, database_url=f"sqlite:///{tmp_path}/sb.db", max_files=256)
     try:
@@ -127,7 +127,7 @@ def test_running_out_of_descriptors_is_logged_once(tmp_path: Path) -> None:
     finally:
         server.stop()
     log = server.log_text()
-    assert "max_connections 1000 lowered to 96" in log
+    assert "max_connections 1000 lowered to 48 and max_websockets 1000 to 48" in log
     assert log.count("out of system resource") + log.count("_start_serving") <= 2
 
 

@@ -8,24 +8,29 @@ where its type does not fit, an operation that cannot be picked, a root type the
 have (`no mutations exist`). The rest of GraphQL's rules (fragments, variables defined, directives,
 overlapping fields) are graphql-core's, with its messages. Argument values are checked when the
 field runs, by the same code as run_action's input.
+
+Before any of that, a document is held to the server's limits (`Limits`: its size, its tokens,
+how deep it nests and how many fields it selects, fragments counted as spread). Caches hold
+results and refusals as values, bounded in entries and in the characters of their texts.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import gc
 from dataclasses import dataclass
 from typing import Any
 
 import graphql as gql
 from graphql.language import ast
 from graphql.validation import specified_rules
+from graphql.validation.rules import overlapping_fields_can_be_merged
+from graphql.validation.validate import ValidationAbortedError
 
+from handlers.graphql.cache import Bounded
 from handlers.graphql.errors import RequestError, error
 from handlers.graphql.plan import Node, conditional, field_definition, nodes
-from handlers.graphql.schema import ROOTS, RoleSchema, remember
+from handlers.graphql.schema import ROOTS, RoleSchema
 from metadata.values import HASURA_EXPECTED
-
-_parsed: OrderedDict[str, ast.DocumentNode | RequestError] = OrderedDict()
 
 # graphql-core's rules that Hasura's own checks below replace (or that Hasura does not make:
 # unused fragments and variables, several anonymous operations when one is picked by name).
@@ -44,6 +49,40 @@ _REPLACED = {
 }
 Fragments = dict[str, ast.FragmentDefinitionNode]
 RULES = tuple(rule for rule in specified_rules if rule.__name__ not in _REPLACED)
+# graphql-core's check that fields of one response name can be merged compares them pairwise, and
+# stops once it has done this much work (a unit is about a microsecond): its default (500,000)
+# let 250 fields of one name with arguments hold the event loop for 120 ms. Validation aborted
+# at ~40 ms is refused; real documents spend a few hundred units.
+overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = 10_000
+TOO_COMPLEX = "the query has too many fields of the same name to validate"
+PARSED_DOCUMENTS, PARSED_CHARS = 1000, 512 * 1024  # the parse cache, shared by every role
+COLLECT_AFTER_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one document may hold (settings graphql_max_*), checked before it is validated. The
+    defaults keep the worst document they let through to ~50 ms of parsing and validating (on
+    the event loop: a thread would not help, its hold on the interpreter would slow every other
+    request more): graphql-core takes ~6 ms per 1,000 tokens to parse, and its check that fields
+    of the same name can be merged, which takes time in the square of their number, is held to
+    ~40 ms by its work budget (below)."""
+
+    bytes: int = 256 * 1024
+    tokens: int = 5_000
+    depth: int = 32
+    fields: int = 500
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A document that cannot run, as cached: the errors, not a live exception (raising one
+    again would grow its traceback with every request)."""
+
+    errors: tuple[dict[str, Any], ...]
+
+    def exception(self) -> RequestError:
+        return RequestError(*self.errors)
 
 
 @dataclass
@@ -66,32 +105,104 @@ class Validated:
         return planned
 
 
-def parse(text: str) -> ast.DocumentNode:
-    found = _parsed.get(text)
-    if found is None:
-        try:
-            found = gql.parse(text, no_location=True)
-        except gql.GraphQLError:
-            found = RequestError.of("not a valid graphql query", "$.query")
-        remember(_parsed, text, found)
-    if isinstance(found, RequestError):
-        raise found
-    return found
+class Documents:
+    """A server's documents: its limits, the parse cache, and each role's validated operations."""
 
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.parsed: Bounded[str, ast.DocumentNode | Refused] = Bounded(PARSED_DOCUMENTS, PARSED_CHARS)
 
-def validated(role: RoleSchema, text: str, operation_name: str | None) -> Validated:
-    key = (text, operation_name)
-    found = role.documents.get(key)
-    if found is None:
+    def validated(self, role: RoleSchema, text: str, operation_name: str | None) -> Validated:
+        limit = self.limits.bytes
+        if len(text) > limit or (not text.isascii() and len(text.encode(errors="replace")) > limit):
+            raise RequestError.of(f"the query document is larger than {limit} bytes", "$.query")
+        key = (text, operation_name)
+        found = role.documents.get(key)
+        if found is None:
+            found = role.documents.put(key, self._validated(role, text, operation_name), len(text))
+            if len(text) > COLLECT_AFTER_CHARS:
+                # Parsing and validating leave cyclic garbage (the lexer's tokens are a doubly
+                # linked list; graphql-core's rules hold their context): ~10,000 objects for a
+                # large document. Left to the collector's next young pass, a run of them is
+                # collected at once: 250 ms with the thresholds the server runs with. Now, it
+                # is this request's few milliseconds.
+                gc.collect(1)
+        if isinstance(found, Refused):
+            raise found.exception()
+        return found
+
+    def _validated(self, role: RoleSchema, text: str, operation_name: str | None) -> Validated | Refused:
+        document = self.parsed.get(text)
+        if document is None:
+            document = self.parsed.put(text, _parse(text, self.limits), len(text))
+        if isinstance(document, Refused):
+            return document
         try:
-            found = _validate(role, text, operation_name)
+            return _validate(role, document, text, operation_name)
         except RequestError as exc:
-            found = exc
-        remember(role.documents, key, found)
-    if isinstance(found, RequestError):
-        raise found
-    assert isinstance(found, Validated)
-    return found
+            return Refused(tuple(exc.errors))
+
+
+def _parse(text: str, limits: Limits) -> ast.DocumentNode | Refused:
+    """The document, or why it may not run: not GraphQL, or past a limit. The limits are checked
+    on every operation it holds, so a document refused for one role is refused for every role,
+    from the parse cache, and never held in memory."""
+    try:
+        document = gql.parse(text, no_location=True, max_tokens=limits.tokens)
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, ast.FragmentDefinitionNode)}
+        for definition in document.definitions:
+            if isinstance(definition, ast.OperationDefinitionNode):
+                _measure(definition, fragments, limits)
+        return document
+    except RequestError as exc:
+        return Refused(tuple(exc.errors))
+    except gql.GraphQLError as exc:
+        if "tokens. Parsing aborted" in exc.message:
+            return Refused((error(f"the query document has more than {limits.tokens} tokens", "$.query"),))
+        if "nested too deeply" in exc.message:  # graphql-core stops at a few hundred levels
+            return Refused((error(f"the query is nested deeper than {limits.depth} levels", "$.query"),))
+        return Refused((error("not a valid graphql query", "$.query"),))
+    except RecursionError:  # the parser recurses per level (older graphql-core does not stop itself)
+        return Refused((error(f"the query is nested deeper than {limits.depth} levels", "$.query"),))
+
+
+def _measure(operation: ast.OperationDefinitionNode, fragments: Fragments, limits: Limits) -> None:
+    """Refuse an operation nested deeper or selecting more fields than the limits allow, counting
+    each fragment every time it is spread (a few nested spreads can select millions of fields),
+    before any of graphql-core's rules, some of which take time in the square of the fields."""
+    known: dict[str, tuple[int, int]] = {}  # fragment -> (depth, fields)
+
+    def measure(selection_set: ast.SelectionSetNode, level: int, spreading: frozenset[str]) -> tuple[int, int]:
+        if level > limits.depth:
+            raise RequestError.of(f"the query is nested deeper than {limits.depth} levels", "$.query")
+        depth = fields = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, ast.FieldNode):
+                below = (0, 0)
+                if selection.selection_set is not None:
+                    below = measure(selection.selection_set, level + 1, spreading)
+                depth, fields = max(depth, below[0] + 1), fields + below[1] + 1
+            elif isinstance(selection, ast.InlineFragmentNode):
+                below = measure(selection.selection_set, level, spreading)
+                depth, fields = max(depth, below[0]), fields + below[1]
+            elif isinstance(selection, ast.FragmentSpreadNode):
+                name = selection.name.value
+                if name in spreading or name not in fragments:
+                    continue  # a cycle or an unknown fragment: graphql-core's rules name it
+                if name not in known:
+                    known[name] = measure(fragments[name].selection_set, level, spreading | {name})
+                below = known[name]
+                if level + below[0] - 1 > limits.depth:
+                    raise RequestError.of(f"the query is nested deeper than {limits.depth} levels", "$.query")
+                depth, fields = max(depth, below[0]), fields + below[1]
+            if fields > limits.fields:
+                raise RequestError.of(f"the query selects more than {limits.fields} fields", "$.query")
+        return depth, fields
+
+    try:
+        measure(operation.selection_set, 1, frozenset())
+    except RecursionError:  # fragments spread inside fragments thousands deep
+        raise RequestError.of(f"the query is nested deeper than {limits.depth} levels", "$.query") from None
 
 
 def _operation(document: ast.DocumentNode, name: str | None) -> ast.OperationDefinitionNode:
@@ -111,8 +222,7 @@ def _operation(document: ast.DocumentNode, name: str | None) -> ast.OperationDef
     return operations[0]
 
 
-def _validate(role: RoleSchema, text: str, operation_name: str | None) -> Validated:
-    document = parse(text)
+def _validate(role: RoleSchema, document: ast.DocumentNode, text: str, operation_name: str | None) -> Validated:
     operation = _operation(document, operation_name)
     kind = operation.operation.value
     root = {"query": role.schema.query_type, "mutation": role.schema.mutation_type}.get(
@@ -124,6 +234,8 @@ def _validate(role: RoleSchema, text: str, operation_name: str | None) -> Valida
     alone = ast.DocumentNode(definitions=(operation, *fragments.values()))
     errors = gql.validate(role.schema, alone, RULES)
     if errors:
+        if any(isinstance(e, ValidationAbortedError) for e in errors):
+            raise RequestError.of(TOO_COMPLEX, "$.query")
         raise RequestError(*(error(e.message) for e in errors))
     checker = _Checker(role.schema, fragments, operation)
     checker.selection(root, operation.selection_set, "$.selectionSet", kind == "query")

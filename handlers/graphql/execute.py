@@ -23,10 +23,10 @@ from graphql.language import ast
 
 from handlers.context import Answer, Runtime, Session
 from handlers.execution.run_action import InputInvalid, errors_for, prepare, run, runnable, visible
-from handlers.graphql.document import Validated, validated
+from handlers.graphql.document import Documents, Validated
 from handlers.graphql.errors import RequestError, error, from_switchboard
 from handlers.graphql.plan import INTROSPECTION, Node, arguments, shape, to_json
-from handlers.graphql.schema import CACHED_INTROSPECTIONS, NO_QUERIES, RoleSchema, Schemas, remember
+from handlers.graphql.schema import NO_QUERIES, RoleSchema, Schemas
 from metadata.errors import SwitchboardError
 from metadata.json_kinds import json_kind
 from metadata.runs import Run
@@ -63,13 +63,15 @@ class Result:
     cookies: list[str] = field(default_factory=list)
 
 
-async def operation(runtime: Runtime, schemas: Schemas, session: Session, request: GraphQLRequest) -> Operation:
+async def operation(
+    runtime: Runtime, schemas: Schemas, documents: Documents, session: Session, request: GraphQLRequest
+) -> Operation:
     """The request, checked and ready to run (RequestError when it cannot run at all)."""
     store = runtime.store
     version = store.resource_version
     role = await schemas.of(session)
     try:
-        checked = validated(role, request.query, request.operationName)
+        checked = documents.validated(role, request.query, request.operationName)
     except RequestError:
         # Another server may just have defined the action (or granted the permission): catch
         # up once before refusing, as runnable does (the catch-up may be one already under way).
@@ -77,7 +79,7 @@ async def operation(runtime: Runtime, schemas: Schemas, session: Session, reques
         if store.resource_version == version:
             raise
         role = await schemas.of(session)
-        checked = validated(role, request.query, request.operationName)
+        checked = documents.validated(role, request.query, request.operationName)
     variables = _variables(checked, request.variables or {})
     return Operation(runtime, session, role, checked, variables, checked.nodes(variables), request.operationName)
 
@@ -211,7 +213,7 @@ def _introspection(op: Operation, nodes: list[Node]) -> dict[str, Any]:
     key = (op.validated.text, op.operation_name, _encode(op.variables))
     cached = op.role.introspection.get(key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     selections = ast.SelectionSetNode(selections=tuple(f for node in nodes for f in node.fields))
     alone = ast.OperationDefinitionNode(
         operation=ast.OperationType.QUERY,
@@ -225,4 +227,4 @@ def _introspection(op: Operation, nodes: list[Node]) -> dict[str, Any]:
     if result.errors:
         raise RequestError(*(error(e.message) for e in result.errors))
     assert result.data is not None
-    return remember(op.role.introspection, key, result.data, CACHED_INTROSPECTIONS)  # type: ignore[no-any-return]
+    return op.role.introspection.put(key, result.data, len(op.validated.text))

@@ -16,18 +16,21 @@ build schemas.
 from __future__ import annotations
 
 import gc
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import graphql as gql
 
 from handlers.context import Runtime, Session
 from handlers.execution.executors import executor
 from handlers.execution.run_action import permitted
+from handlers.graphql.cache import Bounded
 from handlers.graphql.types import Types, Unresolvable
 from metadata.actions import Action
 from metadata.errors import SwitchboardError
+
+if TYPE_CHECKING:  # document.py builds on this module
+    from handlers.graphql.document import Refused, Validated
 
 Kind = Literal["run", "start", "result"]  # run a sync action, queue an async one, read its run
 ROOTS = {"query": "query_root", "mutation": "mutation_root", "subscription": "subscription_root"}
@@ -36,8 +39,10 @@ NO_QUERIES = (
     "configured, or the current role doesn't have the required permissions."
 )
 RUN_ID = "the unique id of an action"
-CACHED_DOCUMENTS = 1000  # validated documents kept per role
-CACHED_INTROSPECTIONS = 16  # introspection answers kept per role (a whole schema's is large)
+# Validated documents kept per role, and the characters of their texts (a document's parsed form
+# is some fifty times larger); introspection answers kept per role (a whole schema's is large).
+CACHED_DOCUMENTS, CACHED_DOCUMENT_CHARS = 1000, 256 * 1024
+CACHED_INTROSPECTIONS, CACHED_INTROSPECTION_CHARS = 16, 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,18 +56,14 @@ class RoleSchema:
     schema: gql.GraphQLSchema
     # operation type -> field name -> what the field does
     roots: dict[str, dict[str, RootField]]
-    # (query text, operationName) -> a validated operation (handlers/graphql/document.py)
-    documents: OrderedDict[tuple[str, str | None], Any] = field(default_factory=OrderedDict)
+    # (query text, operationName) -> a validated operation, or why not (handlers/graphql/document.py)
+    documents: Bounded[tuple[str, str | None], Validated | Refused] = field(
+        default_factory=lambda: Bounded(CACHED_DOCUMENTS, CACHED_DOCUMENT_CHARS)
+    )
     # introspection answers, by (query text, operationName, variables)
-    introspection: OrderedDict[tuple[str, str | None, bytes], Any] = field(default_factory=OrderedDict)
-
-
-def remember(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int = CACHED_DOCUMENTS) -> Any:
-    """Keep `value` in a cache of at most `limit` entries, the oldest going first."""
-    cache[key] = value
-    if len(cache) > limit:
-        cache.popitem(last=False)
-    return value
+    introspection: Bounded[tuple[str, str | None, bytes], dict[str, Any]] = field(
+        default_factory=lambda: Bounded(CACHED_INTROSPECTIONS, CACHED_INTROSPECTION_CHARS)
+    )
 
 
 def _run_type(types: Types, action: Action) -> gql.GraphQLObjectType:

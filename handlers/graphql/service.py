@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from handlers.context import Runtime, Session
+from handlers.graphql.document import Documents, Limits
 from handlers.graphql.errors import RequestError, error, from_switchboard
 from handlers.graphql.execute import GraphQLRequest, Operation, Result, execute, operation
 from handlers.graphql.schema import Schemas
@@ -26,9 +27,10 @@ NOT_OVER_HTTP = "subscriptions are not supported over HTTP, use websockets inste
 
 
 class GraphQL:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, limits: Limits | None = None) -> None:
         self.runtime = runtime
         self.schemas = Schemas(runtime)
+        self.documents = Documents(limits or Limits())
         self.watch = RunWatch()
         runtime.run_finished = self.watch.finished
 
@@ -59,7 +61,7 @@ class GraphQL:
             return Result({"errors": [error("unexpected error", code="unexpected")]})
 
     async def operation(self, session: Session, request: GraphQLRequest) -> Operation:
-        return await operation(self.runtime, self.schemas, session, request)
+        return await operation(self.runtime, self.schemas, self.documents, session, request)
 
     def subscribe(self, op: Operation) -> AsyncIterator[dict[str, Any]]:
         return self.watch.results(op)
