@@ -194,7 +194,7 @@ PLAIN_SERVE = (
 )
 
 
-def switchboard(database_url: str, plain: bool = False) -> Process:
+def switchboard(database_url: str, plain: bool = False, **settings: str) -> Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
     port = free_port()
     env |= {
@@ -203,6 +203,7 @@ def switchboard(database_url: str, plain: bool = False) -> Process:
         "SWITCHBOARD_HOST": HOST,
         "SWITCHBOARD_LOG_LEVEL": "warning",
     }
+    env |= {f"SWITCHBOARD_{name.upper()}": value for name, value in settings.items()}
     argv = [sys.executable, "-c", PLAIN_SERVE] if plain else [SWITCHBOARD, "serve"]
     return Process("switchboard-plain" if plain else "switchboard", argv, env, port)
 

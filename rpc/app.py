@@ -25,6 +25,7 @@ from handlers.execution.rate_limit import RateLimiter
 from handlers.execution.worker import WorkerPool
 from handlers.graphql.document import Limits
 from handlers.graphql.service import GraphQL
+from handlers.telemetry import Metrics
 from metadata.api_keys import ApiKeys
 from metadata.errors import SwitchboardError
 from metadata.runs import Runs
@@ -51,6 +52,7 @@ def create_app(config: Config | None = None) -> Starlette:
         lease_margin=config.async_lease_margin_seconds,
         public_role=config.public_role,
         public_limiter=RateLimiter(config.public_rate_limit),
+        metrics=Metrics(config.metrics_per_action),
     )
     graphql = GraphQL(
         runtime,

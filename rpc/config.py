@@ -117,6 +117,7 @@ class Config(Strict):
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     log_format: Literal["text", "json"] = "text"
     metrics_secret: str | None = None
+    metrics_per_action: Literal["none", "counters", "histograms"] = "none"
     async_workers: Annotated[int, msgspec.Meta(ge=0)] = 32
     async_lease_margin_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
     runs_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7
