@@ -25,7 +25,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from graphql_documents import probe
-from run_action import TYPES, Process, call, client, running, self_argv, switchboard
+from run_action import TYPES, Process, call, client, running, switchboard
 
 
 async def scrapes(session: aiohttp.ClientSession, url: str, count: int) -> tuple[int, list[float]]:
