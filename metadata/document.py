@@ -12,7 +12,7 @@ import msgspec
 
 from metadata.actions import Action, refuse_reserved_env
 from metadata.custom_types import SECTION_OF_KIND, TYPE_KINDS, CustomTypes, validate_custom_types
-from metadata.data_sources import DataSource
+from metadata.data_sources import DataSource, masked_body
 from metadata.decoding import decode
 from metadata.errors import AlreadyExists, ParseFailed, rooted
 from metadata.objects import Item, Key, View, make_item
@@ -59,8 +59,9 @@ def _order(key: str) -> tuple[int, str]:
     return (SECTION_ORDER.index(key), "") if key in SECTION_ORDER else (len(SECTION_ORDER), key)
 
 
-def build_document(view: View) -> dict[str, Any]:
-    """The Hasura document of a view; object bodies are spliced in as already-encoded JSON."""
+def build_document(view: View, reveal_secrets: bool = False) -> dict[str, Any]:
+    """The Hasura document of a view; object bodies are spliced in as already-encoded JSON.
+    Passwords in data source URLs are shown as *** unless `reveal_secrets` (a backup)."""
     sections: dict[str, Any] = {name: msgspec.Raw(item.body) for name, item in view.items("section")}
     if "version" not in sections:
         # A v3 document always has `sources`; one applied as v1/v2 keeps its own shape.
@@ -78,7 +79,8 @@ def build_document(view: View) -> dict[str, Any]:
     for key, named_list in NAMED_LISTS.items():
         named = sorted(view.items(named_list.kind))
         if named:
-            sections[key] = [msgspec.Raw(item.body) for _, item in named]
+            shown = masked_body if named_list.kind == "source" and not reveal_secrets else bytes
+            sections[key] = [msgspec.Raw(shown(item.body)) for _, item in named]
     return {key: sections[key] for key in sorted(sections, key=_order)}
 
 

@@ -63,7 +63,9 @@ class Store:
         # that connections are reused rather than opened per operation (SQLAlchemy's default
         # is 5, and each of the 10 overflow connections is closed as soon as it is returned).
         pool = {} if self.url.startswith("sqlite") else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
-        self.engine: AsyncEngine = create_async_engine(self.url, **pool)
+        # Statement parameters hold metadata (a data source's URL with its password, say): kept
+        # out of SQLAlchemy's log lines at every level, and out of the errors it raises.
+        self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True, **pool)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

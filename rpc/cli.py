@@ -123,14 +123,20 @@ def _format_of(target: str, format_: str | None) -> str:
     help="project: a Hasura project directory; json/yaml: one file (`-`: stdout). "
     "Default: from the target's suffix, else project.",
 )
+@click.option(
+    "--reveal-secrets",
+    is_flag=True,
+    help="Write passwords in data source URLs as they are (a backup); by default they are written as ***, "
+    "which applying the files back to this server keeps.",
+)
 @click.pass_obj
-def export(session: Session, target: str, format_: str | None) -> None:
+def export(session: Session, target: str, format_: str | None, reveal_secrets: bool) -> None:
     """Write the server's metadata to TARGET."""
     format_ = _format_of(target, format_)
     if format_ == "project" and target == "-":
         raise click.UsageError("a project is a directory; use --format json or yaml for stdout")
     refuse_own_package(target, "export to a directory of your own, e.g. my-project/metadata")
-    answer = session.call("export_metadata", {}, version=2)
+    answer = session.call("export_metadata", {"reveal_secrets": True} if reveal_secrets else {}, version=2)
     document, version = answer["metadata"], answer["resource_version"]
     if format_ == "project":
         from metadata.project import ProjectError, write_project

@@ -102,6 +102,14 @@ class JsonFormatter(logging.Formatter):
 _JSON_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
+class _NoFrames(logging.Filter):
+    """Drops the websockets library's debug lines (each frame, as sent and received); uvicorn's own
+    lines at its trace level stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.DEBUG
+
+
 def configure(level: str, fmt: str, stream: IO[str] | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(_WithRequestId())
@@ -115,7 +123,13 @@ def configure(level: str, fmt: str, stream: IO[str] | None = None) -> None:
         logger.handlers.clear()
         logger.propagate = True
     # uvicorn's start and stop chatter gives way to Switchboard's one start-up line (its errors stay).
-    logging.getLogger("uvicorn.error").setLevel(max(LEVELS[level], logging.WARNING) if level != "trace" else TRACE)
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    uvicorn_error.setLevel(max(LEVELS[level], logging.WARNING) if level != "trace" else TRACE)
+    # Secrets stay out of the log at every level: aiosqlite's debug lines hold every statement with
+    # its parameters (metadata, a data source's password), and the websockets library logs every
+    # frame at debug through uvicorn's logger (connection_init carries the credentials).
+    logging.getLogger("aiosqlite").setLevel(max(LEVELS[level], logging.INFO))
+    uvicorn_error.filters[:] = [_NoFrames()]
 
 
 class RequestLog:

@@ -63,7 +63,8 @@ class Engines:
         engine = self._engines.get(url)
         if engine is None:
             try:
-                engine = create_async_engine(url)
+                # Parameters are the callers' input: out of the log lines at every level.
+                engine = create_async_engine(url, hide_parameters=True)
             except (sa.exc.ArgumentError, sa.exc.InvalidRequestError, ImportError, ValueError) as exc:
                 # A URL that parses, but names a dialect or driver this server does not have, or
                 # an option the dialect refuses: the source's configuration, not our failure.

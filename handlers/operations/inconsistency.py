@@ -31,6 +31,7 @@ from metadata.consistency import (
     inconsistent_objects,
     unserved_section_names,
 )
+from metadata.data_sources import masked
 from metadata.errors import SwitchboardError
 from metadata.roles import missing_parents
 from metadata.strict import Strict
@@ -62,7 +63,7 @@ async def _live_problems(ctx: Context) -> list[dict[str, Any]]:
     reasons = {source.name: reason for source, reason in zip(sources, probes, strict=True)}
     out = [
         {
-            "definition": msgspec.to_builtins(source),
+            "definition": msgspec.to_builtins(masked(source)),
             "name": f"source {source.name}",
             "reason": f"Inconsistent object: {reasons[source.name]}",
             "type": "source",

@@ -4,7 +4,9 @@ export_metadata {at_version?}: envelope version 1 answers the Hasura v3 document
 by name, defaults omitted as Hasura omits them); version 2 answers {resource_version, metadata}.
 `at_version` answers the document as it was then (not-exists for an unknown version).
 `sections` (["custom_types", "data_sources", ...]) keeps only those top-level keys (and
-`version`), so a reader of types, sources or links need not receive 10,000 actions.
+`version`), so a reader of types, sources or links need not receive 10,000 actions. A password
+written in a data source URL is shown as *** unless `reveal_secrets: true` (a backup); a document
+re-applied with *** keeps the stored password of the same URL.
 
 replace_metadata: the args are a Hasura v1/v2/v3 document, or (Hasura's v2 form, chosen by the
 presence of a `metadata` key) {metadata, allow_inconsistent_metadata?, allow_warnings?, dry_run?},
@@ -31,10 +33,12 @@ import msgspec
 from handlers.context import Changed, Context
 from handlers.operations.versions import state_at
 from metadata.consistency import inconsistent_actions, inconsistent_objects, refuse
+from metadata.data_sources import unmasked
 from metadata.decoding import decode
 from metadata.diff import describe
 from metadata.document import build_document, parse_document
 from metadata.errors import rooted
+from metadata.objects import make_item
 from metadata.roles import refuse_cycles
 from metadata.strict import StoredInt, Strict
 
@@ -42,6 +46,7 @@ from metadata.strict import StoredInt, Strict
 class ExportMetadata(Strict):
     at_version: StoredInt | None = None
     sections: list[str] | None = None
+    reveal_secrets: bool = False
 
 
 class ReplaceMetadataV2(Strict):
@@ -64,7 +69,7 @@ async def export_metadata(ctx: Context, args: ExportMetadata) -> dict[str, Any]:
         view, version = ctx.store.state, ctx.store.resource_version
     else:
         view, version = await state_at(ctx, args.at_version, "$.at_version"), args.at_version
-    document = build_document(view)
+    document = build_document(view, args.reveal_secrets)
     if args.sections is not None:
         document = {key: value for key, value in document.items() if key == "version" or key in args.sections}
     return {"resource_version": version, "metadata": document} if ctx.version == 2 else document
@@ -78,6 +83,11 @@ async def replace_metadata(ctx: Context, args: msgspec.Raw) -> Changed | None:
             items = parse_document(options.metadata, keep_reserved=options.allow_inconsistent_metadata)
     else:
         items = parse_document(args)
+    for key, item in items.items():  # a password masked in an export keeps the stored one
+        if key[0] == "source":
+            source = unmasked(item.value, ctx.changing.get(*key), "$.data_sources")
+            if source is not item.value:
+                items[key] = make_item("source", source)
     # A dry run works on a copy, so it changes nothing, inside a bulk too.
     draft = ctx.changing.copy() if options and options.dry_run else ctx.changing
     draft.replace(items)
