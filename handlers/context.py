@@ -94,6 +94,9 @@ class Call:
     request_query: str | None = None
     # Set-Cookie values of the handler's answer, for the caller (a synchronous run's only).
     cookies: list[str] = field(default_factory=list)
+    # The run's id, for an async run: sent as the Idempotency-Key of every delivery, so that a
+    # handler can drop a repeat (a run whose finish was lost in a crash is delivered again).
+    run_id: str | None = None
 
     def payload(self) -> bytes:
         """Hasura's webhook payload."""

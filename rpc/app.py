@@ -83,7 +83,7 @@ def create_app(config: Config | None = None) -> Starlette:
         # default threshold (700) the collector ran every couple of requests and cost ~20 µs of
         # each; every 10,000 allocations it costs a few, and holds at most that much garbage.
         gc.set_threshold(10_000, 50, 100)
-        workers = WorkerPool(runtime, config.async_workers)
+        workers = WorkerPool(runtime, config.async_workers, config.async_shutdown_grace_seconds)
         async with aiohttp.ClientSession() as http:
             runtime.http = http
             if auth.jwt is not None:

@@ -120,6 +120,7 @@ class Config(Strict):
     metrics_per_action: Literal["none", "counters", "histograms"] = "none"
     async_workers: Annotated[int, msgspec.Meta(ge=0)] = 32
     async_lease_margin_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
+    async_shutdown_grace_seconds: Annotated[float, msgspec.Meta(ge=0)] = 30
     runs_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7
     audit_sync_runs: bool = False
     public_role: Annotated[str, msgspec.Meta(min_length=1)] = "public"

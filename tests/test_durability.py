@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.processes import ServerProcess
 from tests.webhook import Webhook
 
@@ -82,3 +84,44 @@ def test_two_servers_never_run_a_run_twice(tmp_path: Path, webhook: Webhook, dat
     finally:
         first.stop()
         second.stop()
+
+
+def deliveries(webhook: Webhook) -> Counter[str]:
+    """How many times each run reached the handler, by its Idempotency-Key."""
+    calls = webhook.calls("/work")
+    assert all("idempotency-key" in c.headers for c in calls)
+    return Counter(c.headers["idempotency-key"] for c in calls)
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "sigkill"])
+def test_a_stop_delivers_no_run_twice_and_a_kill_only_what_was_in_flight(
+    tmp_path: Path, webhook: Webhook, database_url: str, stop: str
+) -> None:
+    """A graceful stop lets the runs in flight finish and commits them: nothing is delivered
+    twice (cut off at once, as before, 6 were). A kill redelivers at most the runs in flight
+    (async_workers), each with the same Idempotency-Key, so a handler can drop the repeat."""
+    webhook.respond("/work", body={"n": 1}, delay=0.2)
+    workers = 8
+    settings = {"database_url": database_url, "async_workers": workers, "async_lease_margin_seconds": 1}
+    server = ServerProcess(tmp_path, **settings)
+    try:
+        define_async(server, webhook.url("/work"))
+        ids = [queue(server, n) for n in range(100)]
+        deadline = time.monotonic() + 20
+        while len(webhook.calls("/work")) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        server.stop() if stop == "sigterm" else server.kill()
+    restarted = ServerProcess(tmp_path, **settings)
+    try:
+        results = wait_all(restarted, ids, 60)
+        assert [r["status"] for r in results] == ["completed"] * 100, results
+    finally:
+        restarted.stop()
+    delivered = deliveries(webhook)
+    assert set(delivered) == set(ids)  # the key is the run's id
+    repeats = sum(count - 1 for count in delivered.values())
+    if stop == "sigterm":
+        assert repeats == 0, delivered
+    else:
+        assert repeats <= workers, delivered

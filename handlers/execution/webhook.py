@@ -3,7 +3,8 @@
 POST {action: {name}, input, session_variables, request_query} to the handler URL (`{{ENV}}`
 resolved now; request_query is the GraphQL document for /v1/graphql calls, else null), with the
 configured headers, and with `forward_client_headers` the client's headers minus Hasura's drop
-list (plus X-Forwarded-Host / X-Forwarded-User-Agent); configured headers win. A 2xx body is
+list (plus X-Forwarded-Host / X-Forwarded-User-Agent); configured headers win. Every call carries
+X-Request-Id; an async run's carries its id as Idempotency-Key, the same on a redelivery. A 2xx body is
 validated against the output type, and its Set-Cookie headers reach the caller (as Hasura's do);
 a 4xx body {message, code?, extensions?} becomes the caller's 400; anything else is a 502, a
 timeout 504.
@@ -50,6 +51,9 @@ DROPPED_HEADERS = frozenset(
 )  # fmt: skip
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
+# An async run's id, the same on every delivery of it (the IETF's Idempotency-Key header; Hasura's
+# contract sends nothing by that name).
+IDEMPOTENCY_HEADER = "idempotency-key"
 
 
 class ActionError(SwitchboardError):
@@ -241,6 +245,8 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
     rid = request_id()
     if rid is not None:  # the caller's request id, for the handler's logs (unless set explicitly)
         sent.headers.setdefault(REQUEST_ID_HEADER, rid)
+    if call.run_id is not None:
+        sent.headers.setdefault(IDEMPOTENCY_HEADER, call.run_id)
     try:
         if not _absolute_http(sent.url):  # aiohttp asserts on some (`//host/path`) instead of refusing them
             raise aiohttp.InvalidURL(sent.url)

@@ -3,8 +3,16 @@
 Workers are woken the moment a run is queued (in this process directly, from other servers by
 PostgreSQL's NOTIFY), so a run starts within milliseconds; a fallback poll covers retries that
 come due and a SQLite file shared by several processes. A run is claimed with a lease: if its
-worker dies, another takes it over once the lease expires; on graceful shutdown the runs in
-flight are handed back at once. Failed calls are retried per the action's retry_conf.
+worker dies, another takes it over once the lease expires. Failed calls are retried per the
+action's retry_conf.
+
+Delivery is at least once, and repeats are bounded. On a graceful stop (SIGTERM) nothing new is
+claimed, the runs in flight may finish (for up to `grace` seconds) and their finishes are
+committed: no run is delivered twice. Only what is still running after that is handed back,
+to be delivered again. A process killed outright leaves its runs in flight (at most
+`concurrency`, a finish waiting for its commit included: a slot is freed only once its finish
+committed) to be delivered again when their leases expire. Every delivery of a run carries its
+id as Idempotency-Key, so a handler can drop a repeat.
 """
 
 from __future__ import annotations
@@ -33,9 +41,10 @@ class WorkerPool(LocalWorkers):
     statement for however many slots are free.
     """
 
-    def __init__(self, runtime: Runtime, concurrency: int) -> None:
+    def __init__(self, runtime: Runtime, concurrency: int, grace: float = 30.0) -> None:
         self.runtime = runtime
         self.concurrency = concurrency
+        self.grace = grace
         self.holder = str(uuid.uuid4())  # this process's lease holder id
         self.token = self.holder
         self._wakeup = asyncio.Event()
@@ -71,10 +80,16 @@ class WorkerPool(LocalWorkers):
             self._claimer = asyncio.create_task(self._claim_forever())
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._claimer, *self._running) if t is not None]
-        for task in tasks:
+        if self._claimer is not None:
+            self._claimer.cancel()
+            await asyncio.gather(self._claimer, return_exceptions=True)
+        # The runs in flight finish (their handlers have them already: cut off now, they would
+        # be delivered again), within the grace period.
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=self.grace)
+        for task in list(self._running):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._running, return_exceptions=True)
         with contextlib.suppress(Exception):
             # Finishes handed over before the cancel are written first: only the runs still
             # unsettled are handed back, so no finished run is run again.
@@ -145,7 +160,7 @@ class WorkerPool(LocalWorkers):
         try:
             if not isinstance(action, Action):
                 raise NotExists(f'action with name "{run.action}" does not exist')
-            call = Call(action, run.input, run.session, run.headers)
+            call = Call(action, run.input, run.session, run.headers, run_id=run.id)
             output = await run_call(runtime, call, runtime.store.state, "async", run.created_at)
         except SwitchboardError as exc:
             await self._failed(run, action, exc)
