@@ -15,7 +15,11 @@ on that backend, permissions, public links, API keys). Whatever is sent:
 * a second server on the same store, opened at the end, serves the same metadata.
 
 Beside them, Kriti templates of random tokens are parsed and rendered in-process (many more of
-them than bodies could carry): only a KritiError may come out.
+them than bodies could carry): only a KritiError may come out. /v1/graphql gets seeded documents
+(tests/fuzz_graphql.py: near-valid, broken, enormous, batches, bodies that are no request) as
+every kind of caller: always a GraphQL answer, never a bug. Its websocket gets sockets of both
+protocols sending junk, binary, huge and near-valid frames: every message is JSON of its
+protocol, every close has a protocol's code, nothing is logged as a bug.
 
 Bodies are reproducible from SWITCHBOARD_FUZZ_SEED (default 9; a failure names its seed and the
 body's number); SWITCHBOARD_FUZZ_BODIES (default 3000, over the 4 chunks of each backend) runs
@@ -24,23 +28,29 @@ more: `SWITCHBOARD_FUZZ_BODIES=50000 SWITCHBOARD_FUZZ_SEED=7 pytest tests/test_f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
 import random
 import traceback
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+import websockets
 from starlette.testclient import TestClient
+from websockets.exceptions import ConnectionClosed
 
 from handlers.registry import OPERATIONS
 from metadata import kriti
 from metadata.kriti import KritiError
-from tests.conftest import ClientFactory, query
+from tests.conftest import ClientFactory, ServeFactory, query
 from tests.fuzz_bodies import Bodies
+from tests.fuzz_graphql import VALID, Documents
 from tests.fuzz_values import KRITI_TOKENS, World
 from tests.shop import create_shop
 from tests.webhook import Webhook
@@ -336,3 +346,123 @@ def test_fuzz_kriti_templates() -> None:
                 continue
             except Exception as exc:
                 raise AssertionError(f"{parser.__name__}({source!r}): {exc!r}") from exc
+
+
+def graphql_problems(response: Any, secrets: tuple[str, ...]) -> list[str]:
+    """What is wrong with a /v1/graphql answer: anything but 200 (413 for a body too large) with
+    GraphQL responses whose errors have a message and Hasura's extensions, none unexpected."""
+    found = [f"the answer holds a secret: {secret[:6]}..." for secret in secrets if secret in response.text]
+    if response.status_code not in (200, 413):
+        return [*found, f"status {response.status_code}"]
+    try:
+        body = response.json()
+    except ValueError:
+        return [*found, f"not JSON: {response.text[:300]!r}"]
+    for answer in body if isinstance(body, list) else [body]:
+        if not isinstance(answer, dict) or not {"data", "errors"} & set(answer):
+            found.append(f"not a GraphQL response: {str(answer)[:300]}")
+            continue
+        for error in answer.get("errors") or []:
+            if not isinstance(error.get("message"), str) or not isinstance(error.get("extensions"), dict):
+                found.append(f"an error without message and extensions: {str(error)[:300]}")
+            elif error["extensions"].get("code") == "unexpected" and error["message"] == "unexpected error":
+                found.append("an unexpected error (a bug)")
+    return found
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_fuzz_graphql_documents(
+    make_client: ClientFactory, database_url: str, webhook: Webhook, tmp_path: Path
+) -> None:
+    """Near-valid, broken and enormous documents, batches and bodies that are no request, to
+    /v1/graphql as every kind of caller: always a GraphQL answer, never a bug."""
+    backend = database_url.split(":")[0]
+    client = make_client(admin_secret=SECRET, unauthorized_role="anonymous", async_workers=1)
+    _, key = seed(client, webhook, tmp_path, None)
+    documents = Documents(f"{SEED}-graphql-{backend}")
+    callers = [ADMIN, {**ADMIN, "X-Hasura-Role": "user", "X-Hasura-User-Id": "7"}, {"X-Api-Key": key}, {}]
+    bugs = Bugs()
+    logging.getLogger("switchboard").addHandler(bugs)
+    failures: list[str] = []
+    try:
+        for i in range(PER_CHUNK * 2):
+            body = documents.body()
+            headers = {"Content-Type": "application/json", **documents.rng.choice(callers)}
+            response = client.post("/v1/graphql", content=body, headers=headers)
+            found = graphql_problems(response, (SECRET, key))
+            if found or bugs.seen:
+                failures.append(f"#{i}: {'; '.join(found)}\n  sent {shorten(body)}\n  got {response.text[:500]}\n")
+                failures[-1] += "".join(bugs.seen)
+                bugs.seen.clear()
+            if len(failures) >= 20:
+                break
+    finally:
+        logging.getLogger("switchboard").removeHandler(bugs)
+    assert not failures, f"seed {SEED}-graphql-{backend}: {len(failures)} failure(s)\n" + "\n".join(failures)
+
+
+CLOSE_CODES = {1000, 1009, 4400, 4401, 4403, 4408, 4409, 4429}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_fuzz_websocket_frames(serve: ServeFactory, webhook: Webhook, tmp_path: Path) -> None:
+    """Sockets of both protocols sending junk, binary, huge and near-valid frames: every message
+    the server sends is JSON of its protocol, every close has a protocol's code, nothing is
+    logged as a bug, and /healthz answers throughout."""
+    served = serve(admin_secret=SECRET, websocket_init_timeout_seconds=1, max_body_bytes=200_000)
+    documents = Documents(f"{SEED}-frames")
+    rng = documents.rng
+    seen: Counter[str] = Counter()  # what came back: message types and close codes
+    bugs = Bugs()
+    watched = [logging.getLogger(name) for name in ("switchboard", "uvicorn.error")]
+    for logger in watched:
+        logger.addHandler(bugs)
+    failures: list[str] = []
+
+    async def one(number: int) -> None:
+        modern = rng.random() < 0.5
+        protocol = "graphql-transport-ws" if modern else "graphql-ws"
+        sent: list[str | bytes] = []
+        try:
+            async with websockets.connect(served.websocket, subprotocols=[protocol], max_size=None) as socket:  # type: ignore[list-item]
+                if rng.random() < 0.85:
+                    credentials = rng.choice([ADMIN, ADMIN, ADMIN, {}, {"X-Hasura-Admin-Secret": "wrong"}])
+                    init = {"type": "connection_init", "payload": {"headers": credentials}}
+                    await socket.send(json.dumps(init))
+                    if rng.random() < 0.5:  # a request that runs, before any junk closes the socket
+                        start = {"type": "subscribe" if modern else "start", "id": "v", "payload": rng.choice(VALID)}
+                        await socket.send(json.dumps(start))
+                for _ in range(rng.randrange(1, 15)):
+                    frame = documents.frame(modern)
+                    sent.append(frame)
+                    await socket.send(frame)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        async for message in socket:
+                            answer = json.loads(message)
+                            if not isinstance(answer, dict) or not isinstance(answer.get("type"), str):
+                                failures.append(f"socket {number}: not a message: {str(message)[:300]}")
+                            else:
+                                seen[answer["type"]] += 1
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd is not None else None
+            seen[f"closed {code}"] += 1
+            if code not in CLOSE_CODES:
+                failures.append(f"socket {number} closed with {code}: sent {[str(f)[:80] for f in sent]}")
+        except ValueError as exc:
+            failures.append(f"socket {number}: {exc}")
+
+    async def go() -> None:
+        for batch in range(0, PER_CHUNK // 3, 10):
+            await asyncio.gather(*(one(batch + n) for n in range(10)))
+            async with aiohttp.ClientSession() as http, http.get(f"{served.url}/healthz") as health:
+                assert health.status == 200
+
+    try:
+        asyncio.run(go())
+    finally:
+        for logger in watched:
+            logger.removeHandler(bugs)
+    assert not failures and not bugs.seen, "\n".join(failures[:20] + bugs.seen[:5])
+    # The frames reached every part of both protocols.
+    assert {"connection_ack", "next", "data", "error", "complete", "closed 4400"} <= set(seen), seen
