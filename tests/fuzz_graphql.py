@@ -110,7 +110,8 @@ class Documents:
         message: dict[str, Any] = {"type": rng.choice([start, start, start, stop, "ping", "pong", "connection_init",
                                                        "connection_terminate", "ka", "nope"]), "id": ident}  # fmt: skip
         if message["type"] == start:
-            message["payload"] = rng.choice([self.request(), self.request(), *VALID, *VALID, None, "q", {"query": None}])
+            payloads = [self.request(), self.request(), *VALID, *VALID, None, "q", {"query": None}]
+            message["payload"] = rng.choice(payloads)
         if rng.random() < 0.1:
             message["id"] = rng.choice([1, None, [], {"a": 1}])
         return json.dumps(message)
