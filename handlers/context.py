@@ -79,6 +79,7 @@ class Runtime:
     engines: Engines = field(default_factory=Engines)
     public_role: str = "public"
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
+    public_sharing: bool = True  # whether public links may be made and run
     metrics: Metrics = field(default_factory=Metrics)
 
 

@@ -10,6 +10,7 @@ latest version, so it applies however busy the other servers are; with one, it i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -126,8 +127,24 @@ async def _moved_on(store: Store, base: int) -> bool:
 async def execute(runtime: Runtime, body: bytes, session: Session) -> Any:
     note_role(session.role)
     envelope, op, args = _prepare(body, session)
+    return await _reachable(runtime, _execute(runtime, envelope, op, args, session))
+
+
+async def change(
+    runtime: Runtime, session: Session, operation: str, modify: Callable[[Context], Awaitable[Any]]
+) -> Any:
+    """A change that `modify` makes on the context's draft, run as every modifying operation is
+    (checked, saved as one version named `operation` in the history, or nothing): for a front door
+    whose requests are no envelope (Metabase's REST API). Answers what `modify` returns."""
+    note_role(session.role)
+    op = Operation(lambda ctx, _: modify(ctx), msgspec.Raw, modifies=True)
+    return await _reachable(runtime, _execute(runtime, Envelope(type=operation), op, None, session))
+
+
+async def _reachable(runtime: Runtime, work: Awaitable[Any]) -> Any:
+    """`work`'s answer, a store that cannot be reached answered as the service being unavailable."""
     try:
-        return await _execute(runtime, envelope, op, args, session)
+        return await work
     except (OSError, DBAPIError) as exc:
         unavailable = unreachable(exc)
         if unavailable is None:

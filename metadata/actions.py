@@ -133,7 +133,51 @@ class TableHandler(Strict):
     schema: str | None = None  # the source's default schema when absent
 
 
-# A definition runs exactly one of handler (a webhook), sql or table; these fields shape a
+def check_jq(program: str) -> None:
+    """A jq program that compiles (Metabase's response and error handles)."""
+    import jq  # the CLI reads definitions too: it pays for jq only when one has a handle
+
+    try:
+        jq.compile(program)
+    except ValueError as exc:
+        raise ValueError(f"must be a valid json-query, something like '.item.title' ({exc})") from None
+
+
+class HttpHandler(Strict):
+    """An HTTP request made from a template (Metabase's "http" actions): `{{parameter}}` in the
+    url, body and headers (a JSON object, as text) is replaced by the parameter's value, and
+    `[[ ... ]]` is dropped when a parameter inside has none. The answer goes through jq:
+    `error_handle` (default `.status >= 400`) tells a failure, `response_handle` makes the output
+    of `{status, headers, body}`."""
+
+    url: str
+    method: Literal["GET", "POST", "PUT", "DELETE", "PATCH"] = "POST"
+    body: str | None = None
+    headers: str | None = None
+    response_handle: str | None = None
+    error_handle: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.url.strip():
+            raise ValueError("url must not be empty")
+        for i, text in enumerate((self.url, self.body or "", self.headers or "")):
+            try:
+                sql_template(text)  # the same {{tag}} and [[ ... ]] syntax as custom SQL
+            except ValueError as exc:
+                raise ValueError(f"{('url', 'body', 'headers')[i]}: {exc}") from None
+        for handle in (self.response_handle, self.error_handle):
+            if handle:
+                check_jq(handle)
+
+    @property
+    def tags(self) -> list[str]:
+        seen: list[str] = []
+        for text in (self.url, self.body or "", self.headers or ""):
+            seen += [tag for tag in sql_template(text).tags if tag not in seen]
+        return seen
+
+
+# A definition runs exactly one of handler (a webhook), sql, table or http; these fields shape a
 # webhook call, so they are refused with the others.
 WEBHOOK_ONLY = ("headers", "forward_client_headers", "request_transform", "response_transform")
 
@@ -142,6 +186,7 @@ class ActionDefinition(Strict):
     handler: str | None = None
     sql: SqlHandler | None = None
     table: TableHandler | None = None
+    http: HttpHandler | None = None
     output_type: str | None = None
     type: Literal["mutation", "query"] = "mutation"
     # Hasura ignores `kind` on queries (its CLI even writes `kind: ""` there), so it stays a
@@ -165,11 +210,11 @@ class ActionDefinition(Strict):
             self.arguments = []
         if self.headers is None:
             self.headers = []
-        runners = sum(x is not None for x in (self.handler, self.sql, self.table))
+        runners = sum(x is not None for x in (self.handler, self.sql, self.table, self.http))
         if runners == 0:
             raise ValueError('key "handler" not found')
         if runners > 1:
-            raise ValueError("expecting only one of handler, sql or table")
+            raise ValueError("expecting only one of handler, sql, table or http")
         if self.output_type is not None:
             check_type(self.output_type)
         elif self.handler is not None:
@@ -184,6 +229,11 @@ class ActionDefinition(Strict):
                 for tag in template.tags:
                     if tag not in declared:
                         raise ValueError(f'statement {i}: the parameter "{{{{{tag}}}}}" is not a declared argument')
+        if self.http is not None:
+            declared = {arg.name for arg in self.arguments}
+            for tag in self.http.tags:
+                if tag not in declared:
+                    raise ValueError(f'http: the parameter "{{{{{tag}}}}}" is not a declared argument')
         if self.kind in (None, ""):
             self.kind = "synchronous"
         if self.kind not in ("synchronous", "asynchronous"):
@@ -218,7 +268,11 @@ class ActionDefinition(Strict):
 
     @property
     def handler_kind(self) -> str:
-        return "sql" if self.sql is not None else "table" if self.table is not None else "webhook"
+        if self.sql is not None:
+            return "sql"
+        if self.table is not None:
+            return "table"
+        return "http" if self.http is not None else "webhook"
 
     @property
     def source(self) -> str | None:
@@ -253,9 +307,9 @@ class Action(Strict):
         check_action_name(self.name)
 
 
-# Hasura's export order of a definition's keys (Switchboard's `sql` and `table` after `handler`).
+# Hasura's export order of a definition's keys (Switchboard's `sql`, `table` and `http` after `handler`).
 DEFINITION_ORDER = (
-    "handler", "sql", "table", "output_type", "forward_client_headers", "headers", "arguments",
+    "handler", "sql", "table", "http", "output_type", "forward_client_headers", "headers", "arguments",
     "request_transform", "response_transform", "type", "kind", "timeout", "retry_conf",
 )  # fmt: skip
 
@@ -266,6 +320,7 @@ def definition_document(d: ActionDefinition) -> dict[str, Any]:
         "handler": d.handler,
         "sql": d.sql,
         "table": d.table,
+        "http": d.http,
         "output_type": d.output_type,
         "forward_client_headers": d.forward_client_headers or None,
         "headers": d.headers or None,

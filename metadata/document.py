@@ -15,6 +15,7 @@ from metadata.custom_types import SECTION_OF_KIND, TYPE_KINDS, CustomTypes, vali
 from metadata.data_sources import DataSource, masked_body
 from metadata.decoding import decode
 from metadata.errors import AlreadyExists, ParseFailed, rooted
+from metadata.metabase import MetabaseAction, MetabaseDatabase, MetabaseModel
 from metadata.objects import Item, Key, View, make_item
 from metadata.public_links import PublicLink
 from metadata.roles import InheritedRole
@@ -28,8 +29,8 @@ SECTION_ORDER = (
     "inherited_roles", "graphql_schema_introspection", "network", "backend_configs",
     "opentelemetry",
     # Switchboard's own: the data sources of sql/table actions (Hasura's `sources` are its
-    # GraphQL databases, kept as they are), and public links.
-    "data_sources", "public_links",
+    # GraphQL databases, kept as they are), public links, and what Metabase's API keeps.
+    "data_sources", "public_links", "metabase_databases", "metabase_models", "metabase_actions",
 )  # fmt: skip
 KNOWN_SECTIONS = frozenset(SECTION_ORDER) | {"tables", "functions", "query_templates"}  # v1/v2 keys
 
@@ -46,6 +47,9 @@ NAMED_LISTS = {
     "inherited_roles": NamedList("inherited_role", "role_name", msgspec.json.Decoder(list[InheritedRole])),
     "data_sources": NamedList("source", "name", msgspec.json.Decoder(list[DataSource])),
     "public_links": NamedList("public_link", "action", msgspec.json.Decoder(list[PublicLink])),
+    "metabase_databases": NamedList("metabase_database", "source", msgspec.json.Decoder(list[MetabaseDatabase])),
+    "metabase_models": NamedList("metabase_model", "entity_id", msgspec.json.Decoder(list[MetabaseModel])),
+    "metabase_actions": NamedList("metabase_action", "action", msgspec.json.Decoder(list[MetabaseAction])),
 }
 
 _document = msgspec.json.Decoder(dict[str, msgspec.Raw])

@@ -15,12 +15,17 @@ import msgspec
 from metadata.actions import Action, action_document
 from metadata.custom_types import TYPE_KINDS
 from metadata.data_sources import DataSource
+from metadata.metabase import MetabaseAction, MetabaseDatabase, MetabaseModel
 from metadata.public_links import PublicLink
 from metadata.roles import InheritedRole
 
 # `section` holds a top-level key of a Hasura document that Switchboard keeps but does not serve.
 # Public links are named by their action (one link per action), inherited roles by their name.
-KINDS = ("action", *TYPE_KINDS, "source", "public_link", "inherited_role", "section")
+# Metabase's API keeps its own fields beside actions, sources and its models (metadata/metabase.py).
+KINDS = (
+    "action", *TYPE_KINDS, "source", "public_link", "inherited_role", "section",
+    "metabase_action", "metabase_model", "metabase_database",
+)  # fmt: skip
 
 Key = tuple[str, str]
 
@@ -32,6 +37,9 @@ _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "public_link": msgspec.json.Decoder(PublicLink),
     "inherited_role": msgspec.json.Decoder(InheritedRole),
     "section": msgspec.json.Decoder(),
+    "metabase_action": msgspec.json.Decoder(MetabaseAction),
+    "metabase_model": msgspec.json.Decoder(MetabaseModel),
+    "metabase_database": msgspec.json.Decoder(MetabaseDatabase),
 }
 
 

@@ -93,3 +93,46 @@ api_keys = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=True),
     sa.Column("last_used_at", sa.Float, nullable=True),
 )
+
+# People who sign in to Metabase's REST API (/api/session). A user is a superuser (Switchboard's
+# admin) or holds one Switchboard role. Like API keys, users are not metadata: no versions, never
+# exported. Users are deactivated, never deleted, so an id is never reused.
+users = sa.Table(
+    "switchboard_users",
+    schema,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("first_name", sa.Text, nullable=True),
+    sa.Column("last_name", sa.Text, nullable=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=True),  # None for a superuser
+    sa.Column("is_superuser", sa.Boolean, nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("last_login", sa.Float, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+# Their sessions: only a hash of each token is kept (the token is answered once, at sign-in).
+sessions = sa.Table(
+    "switchboard_sessions",
+    schema,
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+# Metabase's API names objects by integer ids, Switchboard's by names: each (kind, name) gets an
+# id the first time Metabase's API shows it, kept for good (ids are never reused: autoincrement,
+# and rows are never deleted), the same on every server sharing the store.
+metabase_ids = sa.Table(
+    "switchboard_metabase_ids",
+    schema,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.UniqueConstraint("kind", "name", name="switchboard_metabase_ids_object"),
+    sqlite_autoincrement=True,
+)

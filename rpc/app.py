@@ -1,6 +1,6 @@
 """The ASGI app: POST /v1/query (and /v1/metadata, the same dispatcher), /v1/graphql (POST and
-its websocket), GET /healthz, GET /metrics, and the console's files at /console (GET / points
-there)."""
+its websocket), Metabase's REST API at /api, GET /healthz, GET /metrics, and the console's files
+at /console (GET / points there)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from handlers.execution.rate_limit import RateLimiter
 from handlers.execution.worker import WorkerPool
 from handlers.graphql.document import Limits
 from handlers.graphql.service import GraphQL
+from handlers.metabase.service import Metabase
 from handlers.telemetry import Metrics
 from metadata.api_keys import ApiKeys
 from metadata.errors import SwitchboardError
@@ -37,6 +38,7 @@ from rpc.graphql import graphql_endpoint
 from rpc.graphql_ws import Sockets, graphql_socket
 from rpc.limits import PayloadTooLarge, read_body
 from rpc.logs import RequestLog
+from rpc.metabase import metabase_routes
 from rpc.metrics import metrics_endpoint
 from rpc.responses import bug_response, error_response, json_response
 
@@ -53,7 +55,9 @@ def create_app(config: Config | None = None) -> Starlette:
         public_role=config.public_role,
         public_limiter=RateLimiter(config.public_rate_limit),
         metrics=Metrics(config.metrics_per_action),
+        public_sharing=config.enable_public_sharing,
     )
+    metabase = Metabase(runtime, config.max_session_age, config.enable_public_sharing)
     graphql = GraphQL(
         runtime,
         Limits(
@@ -90,7 +94,7 @@ def create_app(config: Config | None = None) -> Starlette:
                 await auth.jwt.start(http)
             workers.start()
             store.watch(on_runs=workers.wake, on_finished=graphql.watch.wake)
-            janitor = asyncio.create_task(_expire_runs(runtime.runs, config.runs_retention_days))
+            janitor = asyncio.create_task(_expire(runtime.runs, metabase, config.runs_retention_days))
             try:
                 yield
             finally:
@@ -151,6 +155,7 @@ def create_app(config: Config | None = None) -> Starlette:
             Route("/metrics", scrape, methods=["GET"]),
             Route("/v1/metrics", scrape, methods=["GET"]),  # Hasura's path
             *console_routes(),
+            *metabase_routes(metabase, config),
         ],
         lifespan=lifespan,
         middleware=[
@@ -161,6 +166,7 @@ def create_app(config: Config | None = None) -> Starlette:
     )
     app.state.runtime = runtime
     app.state.graphql = graphql
+    app.state.metabase = metabase
     app.state.config = config
     return app
 
@@ -213,9 +219,12 @@ async def _public_body(request: Request, config: Config) -> bytes | None:
         return None
 
 
-async def _expire_runs(runs: Runs, days: float) -> None:
-    """Delete finished runs older than the retention period, at start and then hourly."""
+async def _expire(runs: Runs, metabase: Metabase, days: float) -> None:
+    """Delete finished runs older than the retention period, and expired sessions, at start and
+    then hourly."""
     while True:
         with contextlib.suppress(Exception):
             await runs.delete_finished_before(time.time() - days * 86400)
+        with contextlib.suppress(Exception):
+            await metabase.sessions.delete_expired()
         await asyncio.sleep(3600)

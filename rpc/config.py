@@ -125,6 +125,9 @@ class Config(Strict):
     audit_sync_runs: bool = False
     public_role: Annotated[str, msgspec.Meta(min_length=1)] = "public"
     public_rate_limit: Annotated[float, msgspec.Meta(gt=0)] = 10
+    enable_public_sharing: bool = True
+    # Metabase's API: how long a session lasts, in minutes (Metabase's MAX_SESSION_AGE, 14 days).
+    max_session_age: Annotated[float, msgspec.Meta(gt=0)] = 20160
     # What one client may cost (rpc/limits.py).
     max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 10 * 1024 * 1024
     body_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30

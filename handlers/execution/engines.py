@@ -120,6 +120,18 @@ class Engines:
             self._tables[key] = table
         return table
 
+    async def tables(self, source: DataSource) -> list[sa.Table]:
+        """Every table of the source's default schema, reflected (not cached: for listings)."""
+        conn = await self.connect(source)
+        metadata = sa.MetaData()
+        try:
+            await conn.run_sync(lambda sync: metadata.reflect(sync))
+        except sa.exc.DBAPIError as exc:
+            raise connection_failed(source.name, exc) from None
+        finally:
+            await conn.close()
+        return sorted(metadata.tables.values(), key=lambda table: table.name)
+
     async def prune(self, view: View) -> None:
         """Close the pools no source uses any more (dropped, or its URL changed), so a database
         left behind is not held open until the server stops."""

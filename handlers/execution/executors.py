@@ -1,4 +1,4 @@
-"""The three ways an action runs, by the kind of its definition: webhook, sql, table.
+"""The four ways an action runs, by the kind of its definition: webhook, sql, table, http.
 
 Each executor runs a call (`run`), shows what a run would do without doing it (`preview`, for
 `dry_run`), and may widen the action's signature before its input is checked (`signature`:
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.context import Call, Runtime
+from handlers.execution.http_action import preview_http, run_http
 from handlers.execution.sql_action import preview_sql, run_sql
 from handlers.execution.table_action import preview_table, run_table
 from handlers.execution.table_action import signature as table_signature
@@ -32,6 +33,7 @@ EXECUTORS: dict[str, Executor] = {
     "webhook": Executor(run_webhook, preview_webhook),
     "sql": Executor(run_sql, preview_sql),
     "table": Executor(run_table, preview_table, table_signature),
+    "http": Executor(run_http, preview_http),
 }
 
 

@@ -166,6 +166,22 @@ async def run_table(runtime: Runtime, call: Call, view: View) -> Any:
     return checked_output(call.action, row, view)
 
 
+async def current_row(runtime: Runtime, action: Action, view: View, given: dict[str, Any]) -> dict[str, Any] | None:
+    """The row the primary key in `given` points at, as it is now (what Metabase's forms prefill)."""
+    source, table = await table_of(runtime, action, view)
+    values = _values(table, {k: v for k, v in given.items() if k in table.columns})
+    key = {column.name: values.get(column.name) for column in table.primary_key.columns}
+    if any(value is None for value in key.values()):
+        return None
+    where = sa.and_(*(table.columns[name] == value for name, value in key.items()))
+
+    async def read(conn: AsyncConnection) -> list[dict[str, Any]]:
+        return json_rows((await execute(conn, source, sa.select(table).where(where).limit(1))).fetchall())
+
+    rows = await transaction(runtime.engines, source, action.definition.timeout, read)
+    return rows[0] if rows else None
+
+
 async def preview_table(runtime: Runtime, call: Call, view: View) -> dict[str, Any]:
     source, table = await table_of(runtime, call.action, view)
     operation = _handler(call.action).operation

@@ -102,10 +102,12 @@ async def update_action(ctx: Context, args: UpdateAction) -> None:
 
 
 def remove_action(draft: Draft, name: str, clear_data: bool) -> None:
-    """The action goes with its permissions, its public link and (with clear_data) its runs."""
+    """The action goes with its permissions, its public link, what Metabase's API kept of it,
+    and (with clear_data) its runs."""
     draft.delete("action", name)
-    if draft.get("public_link", name) is not None:
-        draft.delete("public_link", name)
+    for kind in ("public_link", "metabase_action"):
+        if draft.get(kind, name) is not None:
+            draft.delete(kind, name)
     if clear_data:
         draft.cleared_actions.add(name)
 

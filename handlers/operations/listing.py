@@ -7,7 +7,7 @@ list_actions {search?, names?, kind?, handler_kind?, type?, role?, limit? (50, a
 offset? (0)}: {total, actions}, the matching actions sorted by name, each as export_metadata
 writes it; `total` counts every match, `actions` holds the page. `search` matches a part of the
 name or the comment, ignoring case; `names` keeps only those names; `kind` is synchronous or
-asynchronous, `handler_kind` webhook, sql or table, `type` mutation or query; `role` keeps the
+asynchronous, `handler_kind` webhook, sql, table or http, `type` mutation or query; `role` keeps the
 actions that role may run (its own permissions, or an inherited role's parents').
 list_roles {}: {roles: [{name, actions, inherits?}]}: every role holding a permission on some
 action and every inherited role (`inherits`: its role set), with the number of actions it may run
@@ -35,7 +35,7 @@ class ListActions(Strict):
     search: str | None = None
     names: list[str] | None = None
     kind: Literal["synchronous", "asynchronous"] | None = None
-    handler_kind: Literal["webhook", "sql", "table"] | None = None
+    handler_kind: Literal["webhook", "sql", "table", "http"] | None = None
     type: Literal["mutation", "query"] | None = None
     role: str | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
