@@ -18,6 +18,7 @@ from metadata.api_keys import ApiKeys
 from metadata.objects import Draft
 from metadata.runs import Run, Runs
 from metadata.store import Store
+from metadata.users import Users
 
 ADMIN_ROLE = "admin"
 _encode = msgspec.json.Encoder().encode
@@ -68,6 +69,7 @@ class Runtime:
     store: Store
     runs: Runs
     api_keys: ApiKeys
+    users: Users  # who signs in to Metabase's API
     http: aiohttp.ClientSession | None = None
     audit_sync_runs: bool = False
     lease_margin: float = 10.0

@@ -23,6 +23,7 @@ from handlers.operations import (
     metadata_io,
     permissions,
     public_links,
+    users,
 )
 from handlers.operations import test_webhook_transform as transform_preview
 from metadata.data_sources import DataSource
@@ -107,6 +108,7 @@ OPERATIONS: dict[str, Operation] = {
     "revoke_api_key": Operation(
         api_keys.revoke_api_key, api_keys.RevokeApiKey, modifies=False, fresh=False, in_bulk=False
     ),
+    "create_user": Operation(users.create_user, users.CreateUser, modifies=False, fresh=False, in_bulk=False),
     "list_actions": Operation(listing.list_actions, listing.ListActions, modifies=False),
     "list_roles": Operation(listing.list_roles, listing.ListRoles, modifies=False),
     "get_action_signature": Operation(

@@ -133,14 +133,14 @@ class TableHandler(Strict):
     schema: str | None = None  # the source's default schema when absent
 
 
-def check_jq(program: str) -> None:
+def check_jq(program: str, field: str) -> None:
     """A jq program that compiles (Metabase's response and error handles)."""
     import jq  # the CLI reads definitions too: it pays for jq only when one has a handle
 
     try:
         jq.compile(program)
     except ValueError as exc:
-        raise ValueError(f"must be a valid json-query, something like '.item.title' ({exc})") from None
+        raise ValueError(f"{field} must be a valid json-query, something like '.item.title' ({exc})") from None
 
 
 class HttpHandler(Strict):
@@ -165,9 +165,10 @@ class HttpHandler(Strict):
                 sql_template(text)  # the same {{tag}} and [[ ... ]] syntax as custom SQL
             except ValueError as exc:
                 raise ValueError(f"{('url', 'body', 'headers')[i]}: {exc}") from None
-        for handle in (self.response_handle, self.error_handle):
+        for field in ("response_handle", "error_handle"):
+            handle = getattr(self, field)
             if handle:
-                check_jq(handle)
+                check_jq(handle, field)
 
     @property
     def tags(self) -> list[str]:

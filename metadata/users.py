@@ -118,7 +118,7 @@ class Users:
         return None if row is None else _user(row)
 
     async def signed_in(self, email: str, password: str) -> User | None:
-        """The active user with this email and password (its last_login recorded), or None."""
+        """The user with this email and password (an active one's last_login recorded), or None."""
         async with self.engine.connect() as conn:
             found = (
                 await conn.execute(sa.select(*_USER_COLUMNS, U.password_hash).where(U.email == email.lower()))
@@ -129,8 +129,10 @@ class Users:
                 self._dummy = await asyncio.to_thread(_hasher.hash, uuid.uuid4().hex)
             await asyncio.to_thread(_verifies, self._dummy, password)
             return None
-        if not await asyncio.to_thread(_verifies, found.password_hash, password) or not found.is_active:
+        if not await asyncio.to_thread(_verifies, found.password_hash, password):
             return None
+        if not found.is_active:
+            return _user(found)
         now = time.time()
         async with self.engine.begin() as conn:
             await conn.execute(sa.update(tables.users).where(U.id == found.id).values(last_login=now))

@@ -31,6 +31,7 @@ from metadata.api_keys import ApiKeys
 from metadata.errors import SwitchboardError
 from metadata.runs import Runs
 from metadata.store import Store
+from metadata.users import Users
 from rpc.auth import Authenticator
 from rpc.config import Config, load_config
 from rpc.console import console_routes
@@ -50,6 +51,7 @@ def create_app(config: Config | None = None) -> Starlette:
         store=store,
         runs=Runs(store),
         api_keys=ApiKeys(store),
+        users=Users(store),
         audit_sync_runs=config.audit_sync_runs,
         lease_margin=config.async_lease_margin_seconds,
         public_role=config.public_role,

@@ -1,5 +1,5 @@
-"""The `switchboard` command: `serve` runs the server; `metadata` and `actions` administer a running
-one over its HTTP API (`--endpoint`, `--admin-secret`, `--api-key`, `-o`: before or after the
+"""The `switchboard` command: `serve` runs the server; `metadata`, `actions` and `users` administer a
+running one over its HTTP API (`--endpoint`, `--admin-secret`, `--api-key`, `-o`: before or after the
 command).
 
 Exit status: 0 success; 1 a request the server refused (its `error` and `path` are printed), a
@@ -399,3 +399,40 @@ def log(session: Session, action: str | None, status: str | None, limit: int, of
     answer = session.call("get_action_log", args)
     columns = ["id", "action", "status", "mode", "role", "attempts", "created_at", "updated_at"]
     session.emit(answer, table(answer["runs"], columns))
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+@main.group(cls=AdminGroup)
+def users() -> None:
+    """People who sign in to Metabase's REST API (/api/session)."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--superuser", is_flag=True, help="Switchboard's admin in Metabase's API.")
+@click.option("--role", help='The role a non-superuser acts as (default "user").')
+@click.option("--first-name")
+@click.option("--last-name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (else it is asked for).")
+@click.pass_obj
+def create_user(
+    session: Session,
+    email: str,
+    superuser: bool,
+    role: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    password_stdin: bool,
+) -> None:
+    """Make a user who signs in with EMAIL and a password (asked for, never echoed)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    args: dict[str, Any] = {"email": email, "password": password, "superuser": superuser}
+    args |= {k: v for k, v in (("role", role), ("first_name", first_name), ("last_name", last_name)) if v}
+    answer = session.call("create_user", args)
+    kind = "superuser" if answer["superuser"] else f"user acting as {answer['role'] or 'user'}"
+    session.emit(answer, f"created {kind} {answer['email']} (id {answer['id']})")

@@ -18,16 +18,10 @@ from typing import Any
 from handlers.metabase.errors import Forbidden, Invalid, NotFound
 from handlers.metabase.payloads import Login, NewUser, UserChange, decode, non_blank
 from handlers.metabase.service import Caller, Metabase, key_user_json, user_json
+from handlers.operations.users import password_problem
 from metadata.users import User
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _password_problem(password: str) -> str | None:
-    """Metabase's default password rule ("normal": six characters, one of them a digit)."""
-    if len(password) < 6 or not any(c.isdigit() for c in password):
-        return "password is too common."
-    return None
 
 
 async def login(mb: Metabase, body: bytes, address: str) -> tuple[dict[str, Any], str]:
@@ -44,6 +38,8 @@ async def login(mb: Metabase, body: bytes, address: str) -> tuple[dict[str, Any]
         mb.by_address.failed(address)
         mb.by_username.failed(username)
         raise Invalid({"password": "did not match stored password"}, status=401)
+    if not user.is_active:
+        raise Invalid({"_error": "Your account is disabled."}, status=401)
     token = await mb.sessions.create(user)
     return {"id": token}, token
 
@@ -71,7 +67,7 @@ async def create_user(mb: Metabase, caller: Caller, body: bytes) -> dict[str, An
         raise Invalid({"email": "value must be a valid email address."})
     if given.password is None:  # Metabase would email an invitation; Switchboard sends no mail
         raise Invalid({"password": "value must be a non-blank string."})
-    problem = _password_problem(given.password)
+    problem = password_problem(given.password)
     if problem:
         raise Invalid({"password": problem})
     role = _role(given.switchboard_role)
@@ -145,7 +141,7 @@ async def update_user(mb: Metabase, caller: Caller, user_id: int, body: bytes) -
         if given.switchboard_role is not None:
             changes["role"] = _role(given.switchboard_role)
     if given.password is not None:
-        problem = _password_problem(given.password)
+        problem = password_problem(given.password)
         if problem:
             raise Invalid({"password": problem})
     changed = await mb.users.update(user_id, given.password, **changes)

@@ -124,8 +124,9 @@ def definition_of(fields: MetabaseAction, model: MetabaseModel | None) -> dict[s
 
 def _invalid(exc: SwitchboardError) -> MetabaseError:
     field = next((name for prefix, name in _FIELDS if exc.path.startswith(prefix)), "definition")
-    if "json-query" in exc.message:
-        field = "response_handle" if "response_handle" in exc.path else "error_handle"
+    for handle in ("response_handle", "error_handle"):
+        if handle in exc.message:
+            field = handle
     return Invalid({field: exc.message}, {field: [f"{exc.message} (at {exc.path})"]})
 
 

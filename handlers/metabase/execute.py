@@ -151,10 +151,12 @@ async def _enabled(mb: Metabase, action: Action, fields: MetabaseAction | None) 
 
 
 def _refusal(exc: SwitchboardError, action: Action, parameter_of: dict[str, str]) -> MetabaseError:
-    if isinstance(exc, InputInvalid):
-        argument = exc.path.removeprefix("$.input.").split(".")[0].split("[")[0]
+    if isinstance(exc, InputInvalid) or exc.path.startswith("$.input."):
+        # An argument that does not fit (the input check's, or a value the database's type refuses).
+        where = exc.error.hasura_path if isinstance(exc, InputInvalid) else "$" + exc.path.removeprefix("$.input")
+        argument = where.removeprefix("$.").split(".")[0].split("[")[0]  # names a missing one too
         parameter = parameter_of.get(argument, argument)
-        return Invalid({parameter: exc.error.message}, {parameter: [exc.message]})
+        return Invalid({parameter: exc.message}, {parameter: [exc.message]})
     if isinstance(exc, RemoteFailed):
         return MetabaseError(exc.extensions)
     table = action.definition.table

@@ -16,7 +16,7 @@ from handlers.context import ADMIN_ROLE, Runtime, Session
 from handlers.metabase.errors import Forbidden, Unauthenticated
 from handlers.metabase.throttle import Throttle
 from metadata.metabase_ids import MetabaseIds
-from metadata.users import Sessions, User, Users
+from metadata.users import Sessions, User
 
 DEFAULT_ROLE = "user"  # of a user created without a switchboard_role
 
@@ -54,7 +54,7 @@ def now_iso() -> str:
 class Metabase:
     def __init__(self, runtime: Runtime, max_session_minutes: float, public_sharing: bool) -> None:
         self.runtime = runtime
-        self.users = Users(runtime.store)
+        self.users = runtime.users
         self.sessions = Sessions(runtime.store, max_session_minutes * 60)
         self.ids = MetabaseIds(runtime.store)
         self.public_sharing = public_sharing
