@@ -18,6 +18,7 @@ from metadata import tables
 from metadata.store import Store
 
 M = tables.metabase_ids.c
+MAX_ID = 2**31 - 1
 
 
 class MetabaseIds:
@@ -50,6 +51,8 @@ class MetabaseIds:
 
     async def name(self, kind: str, ident: int) -> str | None:
         """The name of the object of `kind` with this id, or None."""
+        if not 0 < ident <= MAX_ID:  # the store's ids are 32-bit: no query for what names nothing
+            return None
         found = self._names.get(ident)
         if found is None:
             async with self.store.engine.connect() as conn:

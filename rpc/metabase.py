@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from handlers.metabase import accounts, actions, databases, execute, models
 from handlers.metabase.errors import MetabaseError, NotFound, from_switchboard
 from handlers.metabase.service import Caller, Metabase
+from metadata.metabase_ids import MAX_ID
 from handlers.telemetry import note_operation, note_role
 from metadata.errors import SwitchboardError
 from rpc.config import Config
@@ -28,7 +29,6 @@ from rpc.responses import bug_response, json_response
 
 SESSION_HEADER = "x-metabase-session"
 SESSION_COOKIE = "metabase.SESSION"
-MAX_ID = 2**31 - 1  # ids are 32-bit: a larger one names nothing
 
 Handler = Callable[[Request, Caller | None, bytes], Awaitable[Any]]
 
@@ -39,7 +39,7 @@ def _token(request: Request) -> str | None:
 
 def _id(request: Request, name: str = "id") -> int:
     value = request.path_params[name]
-    if not isinstance(value, int) or value > MAX_ID:
+    if not isinstance(value, int) or value > MAX_ID:  # ids are 32-bit: a larger one names nothing
         raise NotFound()
     return value
 

@@ -19,7 +19,9 @@ them than bodies could carry): only a KritiError may come out. /v1/graphql gets 
 (tests/fuzz_graphql.py: near-valid, broken, enormous, batches, bodies that are no request) as
 every kind of caller: always a GraphQL answer, never a bug. Its websocket gets sockets of both
 protocols sending junk, binary, huge and near-valid frames: every message is JSON of its
-protocol, every close has a protocol's code, nothing is logged as a bug.
+protocol, every close has a protocol's code, nothing is logged as a bug. Metabase's REST API gets
+seeded requests to every endpoint (tests/fuzz_metabase.py) as every kind of caller: never a 5xx,
+and a refused request changes nothing.
 
 Bodies are reproducible from SWITCHBOARD_FUZZ_SEED (default 9; a failure names its seed and the
 body's number); SWITCHBOARD_FUZZ_BODIES (default 3000, over the 4 chunks of each backend) runs
@@ -51,6 +53,7 @@ from metadata.kriti import KritiError
 from tests.conftest import ClientFactory, ServeFactory, query
 from tests.fuzz_bodies import Bodies
 from tests.fuzz_graphql import VALID, Documents
+from tests.fuzz_metabase import Requests
 from tests.fuzz_values import KRITI_TOKENS, World
 from tests.shop import create_shop
 from tests.webhook import Webhook
@@ -470,3 +473,97 @@ def test_fuzz_websocket_frames(serve: ServeFactory, webhook: Webhook, tmp_path: 
     assert not failures and not bugs.seen, "\n".join(failures[:20] + bugs.seen[:5])
     # The frames reached every part of both protocols.
     assert {"connection_ack", "next", "data", "error", "complete", "closed 4400"} <= set(seen), seen
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_fuzz_metabase_api(make_client: ClientFactory, database_url: str, source_url: str, tmp_path: Path) -> None:
+    """Every /api endpoint, as a superuser, a user acting as a role, an admin API key, nobody and a
+    stale session: never a 5xx, every answer text or JSON, and a refused request changes nothing."""
+    backend = database_url.split(":")[0]
+    client = make_client(admin_secret=SECRET, public_rate_limit=10_000)
+    create_shop(source_url)
+    ok(query(client, "add_source", {"name": "shop", "url": source_url}, headers=ADMIN))
+    for email, extra in (("ann@example.com", {"superuser": True}), ("bo@example.com", {"role": "user"})):
+        ok(query(client, "create_user", {"email": email, "password": "secret123", **extra}, headers=ADMIN))
+    key = ok(query(client, "create_api_key", {"name": "mb", "role": "admin"}, headers=ADMIN))["key"]
+    metabase = client.app.state.metabase  # type: ignore[attr-defined]
+
+    def session_of(user_id: int) -> dict[str, str]:
+        user = client.portal.call(metabase.users.get, user_id)  # type: ignore[union-attr]
+        return {"X-Metabase-Session": client.portal.call(metabase.sessions.create, user)}  # type: ignore[union-attr]
+
+    def headers_of(who: str) -> dict[str, str]:
+        return {
+            "superuser": lambda: session_of(1),
+            "user": lambda: session_of(2),
+            "admin key": lambda: {"X-Api-Key": key},
+            "nobody": dict,
+            "stale": lambda: {"X-Metabase-Session": "00000000-0000-0000-0000-000000000000"},
+        }[who]()
+
+    su = headers_of("superuser")
+    [database] = ok(client.get("/api/database", headers=su))["data"]
+    ok(client.put(f"/api/database/{database['id']}", json={"settings": {"database-enable-actions": True}}, headers=su))
+    tables = ok(client.get(f"/api/database/{database['id']}/metadata", headers=su))["tables"]
+    products = next(t for t in tables if t["name"] == "products")
+    query_ = {"database": database["id"], "type": "query", "query": {"source-table": products["id"]}}
+    card = {
+        "name": "Products",
+        "type": "model",
+        "display": "table",
+        "visualization_settings": {},
+        "dataset_query": query_,
+    }
+    model = ok(client.post("/api/card", json=card, headers=su))
+    action = {"name": "New product", "type": "implicit", "kind": "row/create", "model_id": model["id"]}
+    made = ok(client.post("/api/action", json=action, headers=su))
+    uuid = ok(client.post(f"/api/action/{made['id']}/public_link", headers=su))["uuid"]
+    ids = {
+        "database": [database["id"]],
+        "table": [t["id"] for t in tables],
+        "card": [model["id"]],
+        "action": [made["id"]],
+        "user": [1, 2],
+    }
+    requests = Requests(f"{SEED}-metabase-{backend}", ids, [uuid])
+    rng = requests.rng
+    seeded = export(client)["metadata"]
+    callers = ["superuser"] * 4 + ["user", "admin key", "nobody", "stale"]
+    bugs = Bugs()
+    logging.getLogger("switchboard").addHandler(bugs)
+    failures: list[str] = []
+    try:
+        for i in range(PER_CHUNK * 2):
+            method, path, value = requests.request()
+            body = requests.body(value)
+            who = rng.choice(callers)
+            before = export(client)
+            response = client.request(method, path, content=body, headers=headers_of(who))
+            client.cookies.clear()
+            found = []
+            if response.status_code >= 500 and response.status_code not in (502, 504):
+                found.append(f"status {response.status_code}")
+            if response.content and not response.headers.get("content-type", "").startswith(
+                ("application/json", "text/plain")
+            ):
+                found.append(f"content-type {response.headers.get('content-type')}")
+            if response.status_code >= 400 and export(client) != before:
+                found.append("a refused request changed the metadata")
+            if key in response.text:
+                found.append("the answer holds the API key")
+            if found or bugs.seen:
+                failures.append(
+                    f"#{i} {method} {path} as {who}: {'; '.join(found)}\n  sent {shorten(body)}\n"
+                    f"  got {response.status_code} {response.text[:400]}\n" + "".join(bugs.seen)
+                )
+                bugs.seen.clear()
+            if len(failures) >= 20:
+                break
+            if method == "DELETE" and path.startswith("/api/user/") and response.status_code == 200:
+                for user_id in (1, 2):  # the callers' users, deactivated: active again
+                    client.portal.call(lambda u=user_id: metabase.users.update(u, is_active=True))  # type: ignore[union-attr]
+            if export(client)["metadata"] != seeded and rng.random() < 0.2:
+                ok(query(client, "replace_metadata", seeded, headers=ADMIN))  # back to the seeded one
+    finally:
+        logging.getLogger("switchboard").removeHandler(bugs)
+    assert not failures, f"seed {SEED}-metabase-{backend}: {len(failures)} failure(s)\n" + "\n".join(failures)
