@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Route
 from handlers.metabase import accounts, actions, databases, execute, models
 from handlers.metabase.errors import MetabaseError, NotFound, from_switchboard
 from handlers.metabase.service import Caller, Metabase
-from metadata.metabase_ids import MAX_ID
 from handlers.telemetry import note_operation, note_role
 from metadata.errors import SwitchboardError
+from metadata.metabase_ids import MAX_ID
 from rpc.config import Config
 from rpc.limits import read_body
 from rpc.responses import bug_response, json_response
