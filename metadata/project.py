@@ -10,8 +10,8 @@ kind (`kind: ""` included), handler, headers, timeout, transforms, comment and p
 actions.yaml. Sections Switchboard keeps but does not serve go to the files the Hasura CLI
 uses for them (`databases/databases.yaml`, `remote_schemas.yaml`, ...).
 
-Beyond Hasura: Switchboard's own sections go to `data_sources.yaml` and `public_links.yaml`. A
-`sql` or `table` action without an output type is no GraphQL field (a field needs a type), so it
+Beyond Hasura: Switchboard's own sections go to `data_sources.yaml`, `public_links.yaml` and, for
+what Metabase's API keeps, `metabase/*.yaml`. A `sql`, `table` or `http` action without an output type is no GraphQL field (a field needs a type), so it
 is not in `actions.graphql`: its whole definition, arguments and type included, stays in
 `actions.yaml`. Reading, an `actions.yaml` entry without an SDL field is accepted only when its
 definition has `sql` or `table` and no `output_type`. A sql/table action with an output type is
@@ -62,6 +62,9 @@ SECTION_FILES = {
 OWN_SECTION_FILES = {
     "data_sources": "data_sources.yaml",
     "public_links": "public_links.yaml",
+    "metabase_databases": "metabase/databases.yaml",
+    "metabase_models": "metabase/models.yaml",
+    "metabase_actions": "metabase/actions.yaml",
 }
 _ALL_SECTION_FILES = {**SECTION_FILES, **OWN_SECTION_FILES}
 # Sections a Hasura project holds empty when unused; an empty one is the same as none.
@@ -71,7 +74,7 @@ _EMPTY: tuple[Any, ...] = ([], {}, None)
 _DEFINITION_FIRST = ("kind", "handler")
 _SDL_KEYS = ("arguments", "output_type", "type")
 # Keys that make an action run SQL, which needs no output type (the others are webhooks).
-_NO_OUTPUT_RUNNERS = ("sql", "table")
+_NO_OUTPUT_RUNNERS = ("sql", "table", "http")
 # export_metadata's key orders (DEFINITION_ORDER, the msgspec Structs of custom_types.py); keys
 # not listed follow in the order they were read.
 _ACTION_ORDER = ("name", "definition", "comment", "permissions")

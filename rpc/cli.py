@@ -283,6 +283,8 @@ _KINDS = (
     ("custom_types", "custom type", "custom types"),
     ("data_sources", "data source", "data sources"),
     ("public_links", "public link", "public links"),
+    ("metabase_models", "Metabase model", "Metabase models"),
+    ("metabase_settings", "Metabase database setting", "Metabase database settings"),
     ("kept_sections", "kept Hasura section", "kept Hasura sections"),
 )
 
@@ -291,7 +293,11 @@ def contents(document: dict[str, Any]) -> dict[str, list[str]]:
     """Everything a document holds, by kind (the kinds it has none of left out): what `clear`
     removes."""
     actions = document.get("actions") or []
-    own = ("version", "actions", "custom_types", "data_sources", "public_links")
+    # Metabase's fields of an action go with the action (it is named among them).
+    own = (
+        "version", "actions", "custom_types", "data_sources", "public_links",
+        "metabase_actions", "metabase_models", "metabase_databases",
+    )  # fmt: skip
     found = {
         "actions": [str(a.get("name")) for a in actions],
         "permissions": [f"{p.get('role')} on {a.get('name')}" for a in actions for p in a.get("permissions") or []],
@@ -300,6 +306,8 @@ def contents(document: dict[str, Any]) -> dict[str, list[str]]:
         ],
         "data_sources": [str(s.get("name")) for s in document.get("data_sources") or []],
         "public_links": [f"on {link.get('action')}" for link in document.get("public_links") or []],
+        "metabase_models": [str(m.get("name")) for m in document.get("metabase_models") or []],
+        "metabase_settings": [f"of {d.get('source')}" for d in document.get("metabase_databases") or []],
         "kept_sections": [key for key, value in document.items() if key not in own and value not in ([], {}, None)],
     }
     return {kind: names for kind, names in found.items() if names}
