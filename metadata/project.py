@@ -11,7 +11,8 @@ actions.yaml. Sections Switchboard keeps but does not serve go to the files the 
 uses for them (`databases/databases.yaml`, `remote_schemas.yaml`, ...).
 
 Beyond Hasura: Switchboard's own sections go to `data_sources.yaml`, `public_links.yaml` and, for
-what Metabase's API keeps, `metabase/*.yaml`. A `sql`, `table` or `http` action without an output type is no GraphQL field (a field needs a type), so it
+what Metabase's API keeps, `metabase/*.yaml`. A `sql`, `table` or `http` action without an output
+type is no GraphQL field (a field needs a type), so it
 is not in `actions.graphql`: its whole definition, arguments and type included, stays in
 `actions.yaml`. Reading, an `actions.yaml` entry without an SDL field is accepted only when its
 definition has `sql` or `table` and no `output_type`. A sql/table action with an output type is

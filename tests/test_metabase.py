@@ -253,7 +253,8 @@ def test_a_known_session_costs_no_store_query(make_client: ClientFactory) -> Non
             assert client.get("/api/user/current", headers=session).status_code == 200
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)
-    assert statements == []
+    # (The store's own watcher may poll the version row meanwhile: that is not the session check.)
+    assert [s for s in statements if "switchboard_sessions" in s or "switchboard_users" in s] == []
 
 
 def test_users(make_client: ClientFactory) -> None:
