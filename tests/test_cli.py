@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 
 from metadata.project import read_project, write_project
@@ -585,3 +586,15 @@ def test_a_hasura_cli_project_applies_as_the_hasura_cli_builds_it(server: Server
     ok(server, "metadata", "export", str(tmp_path / "again"))
     assert files(out) == files(tmp_path / "again")
     assert "inconsistent" in ok(server, "metadata", "status")
+
+
+def test_users_create_makes_the_first_superuser(server: ServerProcess) -> None:
+    made = cli(server, "users", "create", "Ann@Example.com", "--superuser", "--password-stdin", input="secret123\n")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == "created superuser ann@example.com (id 1)"
+    again = cli(server, "users", "create", "ann@example.com", "--password-stdin", input="secret123\n")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    weak = cli(server, "users", "create", "bo@example.com", "--role", "editor", "--password-stdin", input="abc\n")
+    assert weak.returncode == 1 and "password is too common" in weak.stderr
+    signed_in = httpx.post(f"{server.url}/api/session", json={"username": "ann@example.com", "password": "secret123"})
+    assert signed_in.status_code == 200 and "id" in signed_in.json()
