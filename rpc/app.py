@@ -35,6 +35,7 @@ from metadata.users import Users
 from rpc.auth import Authenticator
 from rpc.config import Config, load_config
 from rpc.console import console_routes
+from rpc.cors import Origins
 from rpc.graphql import graphql_endpoint
 from rpc.graphql_ws import Sockets, graphql_socket
 from rpc.limits import PayloadTooLarge, read_body
@@ -71,6 +72,7 @@ def create_app(config: Config | None = None) -> Starlette:
     )
 
     auth = Authenticator(config, runtime.api_keys)
+    origins = Origins(config.cors_domain, config.disable_cors)
     sockets = Sockets(
         runtime.api_keys,
         config.max_websockets,
@@ -152,7 +154,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *(Route(path, endpoint, methods=["POST"]) for path, endpoint in posts.items()),
-            WebSocketRoute("/v1/graphql", graphql_socket(graphql, auth, sockets)),
+            WebSocketRoute("/v1/graphql", graphql_socket(graphql, auth, sockets, origins)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", scrape, methods=["GET"]),
             Route("/v1/metrics", scrape, methods=["GET"]),  # Hasura's path
@@ -163,6 +165,7 @@ def create_app(config: Config | None = None) -> Starlette:
         middleware=[
             # Request ids, the access log line and the request metrics.
             Middleware(RequestLog, metrics=runtime.metrics),
+            *origins.middleware(),  # before the direct route: preflights and headers for it too
             Middleware(DirectRoute, endpoints=posts),
         ],
     )

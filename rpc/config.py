@@ -126,6 +126,9 @@ class Config(Strict):
     public_role: Annotated[str, msgspec.Meta(min_length=1)] = "public"
     public_rate_limit: Annotated[float, msgspec.Meta(gt=0)] = 10
     enable_public_sharing: bool = True
+    # Browsers on other origins (rpc/cors.py): Hasura's HASURA_GRAPHQL_CORS_DOMAIN and _DISABLE_CORS.
+    cors_domain: str | list[str] = "*"
+    disable_cors: bool = False
     # Metabase's API: how long a session lasts, in minutes (Metabase's MAX_SESSION_AGE, 14 days).
     max_session_age: Annotated[float, msgspec.Meta(gt=0)] = 20160
     # What one client may cost (rpc/limits.py).

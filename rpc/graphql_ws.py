@@ -18,7 +18,8 @@ oldest socket that has not sent connection_init yet is closed to make room (4408
 socket has, the newcomer is answered 503. A socket must send connection_init within
 `websocket_init_timeout_seconds` (4408, both protocols), runs at most
 `max_subscriptions_per_websocket` operations at once (more are refused one by one), and sends
-text frames only (a binary one closes it: 4400). A socket closes with 4401 when its credentials
+text frames only (a binary one closes it: 4400). A browser page's socket whose Origin `cors_domain`
+does not allow is refused (403). A socket closes with 4401 when its credentials
 expire (a JWT's exp, an API key's expires_at) or its API key is revoked, on any server sharing
 the store (checked every second while such sockets are open).
 """
@@ -43,6 +44,7 @@ from metadata.api_keys import ApiKeys
 from metadata.decoding import convert
 from metadata.errors import SwitchboardError
 from rpc.auth import Authenticator
+from rpc.cors import Origins
 
 log = logging.getLogger("switchboard.graphql")
 MODERN, LEGACY = "graphql-transport-ws", "graphql-ws"
@@ -101,8 +103,11 @@ class Sockets:
             await asyncio.gather(self._checking, return_exceptions=True)
 
 
-def graphql_socket(graphql: GraphQL, auth: Authenticator, sockets: Sockets) -> Any:
+def graphql_socket(graphql: GraphQL, auth: Authenticator, sockets: Sockets, origins: Origins) -> Any:
     async def endpoint(websocket: WebSocket) -> None:
+        origin = websocket.headers.get("origin")
+        if origin is not None and not origins.allows(origin):  # a browser page of another origin
+            return await websocket.send_denial_response(Response(b"origin not allowed", 403))
         if not sockets.admit():
             response = Response(_encode(_FULL), 503, {"retry-after": "5"}, media_type="application/json")
             return await websocket.send_denial_response(response)

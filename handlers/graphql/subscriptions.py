@@ -1,7 +1,8 @@
 """Subscriptions to an asynchronous action's run, pushed the moment the run finishes.
 
 A subscription answers at once with the run as it is (output and errors null while it runs), then
-again when it finishes, and stays open, as Hasura's live queries do. Nothing polls: the worker
+again when it finishes, and completes, as Hasura's does (one whose output type has relationships to
+tables stays open, as Hasura's live queries do). Nothing polls: the worker
 that finishes a run calls `RunWatch.finished` with the result, which this server's subscribers
 push without reading it back. On PostgreSQL, the statement that records a batch of finishes also
 notifies every server sharing the store (metadata/run_queue.py), whose subscribers read the
@@ -17,6 +18,8 @@ from typing import Any
 
 from handlers.graphql.errors import RequestError
 from handlers.graphql.execute import Operation, finished, run_id, run_value
+from metadata.custom_types import ObjectType
+from metadata.graphql_types import parse_graphql_type
 from metadata.runs import Run
 
 
@@ -24,6 +27,16 @@ class _Waiter:
     def __init__(self) -> None:
         self.event = asyncio.Event()
         self.run: Run | None = None  # the finished run, when this server finished it
+
+
+def _related(op: Operation, field: str) -> bool:
+    """Whether the action's output type has relationships (Hasura keeps those subscriptions live)."""
+    root = op.role.roots["subscription"].get(field)
+    output = root.action.definition.output_type if root is not None else None
+    if output is None:
+        return False
+    found = op.runtime.store.state.get("object", parse_graphql_type(output).base)
+    return isinstance(found, ObjectType) and bool(found.relationships)
 
 
 class RunWatch:
@@ -64,7 +77,9 @@ class RunWatch:
                 await waiter.event.wait()
                 waiter.event.clear()
                 found = waiter.run or await op.runtime.runs.get(ident)
-            await asyncio.Event().wait()  # it will not change again; open until the client stops
+            if not _related(op, node.name):
+                return  # finished: the subscription completes, as Hasura completes it
+            await asyncio.Event().wait()  # its related rows may change: open until the client stops
         finally:
             waiting = self._waiting[ident]
             waiting.discard(waiter)
