@@ -154,8 +154,9 @@ def _refuse(reason: str, path: str) -> ValidationFailed:
 
 def _redeclares(kind: str, name: str) -> bool:
     """Whether a declaration may reuse a built-in name: Hasura allows a custom scalar named like a
-    Postgres scalar (`scalar timestamptz` in actions.graphql), which stays that scalar."""
-    return kind == "scalar" and name in POSTGRES_SCALARS
+    GraphQL or Postgres scalar (`scalar String`, `scalar timestamptz` in actions.graphql, as its CLI
+    sends them), which stays that scalar."""
+    return kind == "scalar" and (name in BUILTIN_SCALARS or name in POSTGRES_SCALARS)
 
 
 def _relationship_problems(obj: ObjectType) -> list[str]:

@@ -229,7 +229,10 @@ def _response(type_: GraphQLType, value: Any, view: View) -> Any:
     return _named(name, value, f" for {_WHOLE}", view)
 
 
-def _object(obj: ObjectType, value: dict[str, Any], view: View) -> dict[str, Any]:
+def _object(obj: ObjectType, value: dict[str, Any], view: View, fill: bool = True) -> dict[str, Any]:
+    """The object's declared fields; an omitted nullable one is null, unless the object is an
+    element of a list inside the answer (`fill` false): Hasura leaves those as the handler sent
+    them (its query_action_recursive_output test)."""
     out = {}
     for f in obj.fields:
         ftype = parse_graphql_type(f.type)
@@ -238,7 +241,8 @@ def _object(obj: ObjectType, value: dict[str, Any], view: View) -> dict[str, Any
                 raise OutputError(f'field "{f.name}" expected in webhook response, but not found')
             if value[f.name] is None:
                 raise OutputError(f'expecting not null value for field "{f.name}"')
-        out[f.name] = _field(ftype, value.get(f.name), f.name, view)
+        if fill or f.name in value:
+            out[f.name] = _field(ftype, value.get(f.name), f.name, view)
     return out
 
 
@@ -248,7 +252,7 @@ def _json_kind(value: Any) -> str:
     return kind if kind in ("array", "object") else f"scalar {kind.capitalize()}"
 
 
-def _field(type_: GraphQLType, value: Any, field: str, view: View) -> Any:
+def _field(type_: GraphQLType, value: Any, field: str, view: View, in_list: bool = False) -> Any:
     """A nested value (beyond Hasura, which passes these through unchecked)."""
     where = f' for field "{field}"'
     if value is None:
@@ -260,13 +264,13 @@ def _field(type_: GraphQLType, value: Any, field: str, view: View) -> Any:
     if type_.of_type is not None:
         if not isinstance(value, list):
             raise OutputError(f"expecting array{where}")
-        return [_field(type_.of_type, item, field, view) for item in value]
+        return [_field(type_.of_type, item, field, view, in_list=True) for item in value]
     name = type_.base
     obj = view.get("object", name)
     if isinstance(obj, ObjectType):
         if not isinstance(value, dict):
             raise OutputError(f"got {_json_kind(value)}{where}, expecting {name}")
-        return _object(obj, value, view)
+        return _object(obj, value, view, fill=not in_list)
     return _named(name, value, where, view)
 
 

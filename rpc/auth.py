@@ -27,6 +27,7 @@ SECRET_HEADER = "x-hasura-admin-secret"
 LEGACY_SECRET_HEADER = "x-hasura-access-key"  # Hasura still accepts its old name
 ROLE = "x-hasura-role"
 API_KEY = "x-api-key"
+MISSING_TOKEN = "Missing 'Authorization' or 'Cookie' header in JWT authentication mode"  # Hasura's newest words
 
 
 class Authenticator:
@@ -62,7 +63,7 @@ class Authenticator:
             role = config.unauthorized_role
             return Session(role=role, variables={ROLE: role}, headers=lowered)
         if self.jwt is not None:
-            raise InvalidHeaders(f"Missing {self.jwt.expected_header} header in JWT authentication mode")
+            raise InvalidHeaders(MISSING_TOKEN)
         raise Unauthorized("x-hasura-admin-secret/x-hasura-access-key required, but not found")
 
     async def _key_session(self, headers: dict[str, str], variables: dict[str, str]) -> Session:

@@ -186,10 +186,6 @@ class JwtVerifier:
             raise InvalidHeaders(f"Could not find {where.name} in Cookie header")
         return cookies[where.name].value
 
-    @property
-    def expected_header(self) -> str:
-        return self.secret.header.type
-
     async def claims(self, token: str) -> tuple[dict[str, Any], float | None]:
         """The verified token's x-hasura-* claims (lowercased), allowed and default role included,
         and when it expires (its `exp`, if it has one)."""

@@ -123,7 +123,7 @@ def test_without_an_unauthorized_role_a_token_is_required(make_client: ClientFac
     client = make_client(admin_secret="s3cret", jwt_secret={"type": "HS256", "key": KEY})
     response = run_as(client, {})
     assert response.status_code == 400
-    assert response.json()["error"] == "Missing Authorization header in JWT authentication mode"
+    assert response.json()["error"] == "Missing 'Authorization' or 'Cookie' header in JWT authentication mode"
     assert query(client, "export_metadata", headers=bearer(token())).json()["code"] == "access-denied"
 
 

@@ -598,3 +598,25 @@ def test_users_create_makes_the_first_superuser(server: ServerProcess) -> None:
     assert weak.returncode == 1 and "password is too common" in weak.stderr
     signed_in = httpx.post(f"{server.url}/api/session", json={"username": "ann@example.com", "password": "secret123"})
     assert signed_in.status_code == 200 and "id" in signed_in.json()
+
+
+def test_a_built_in_scalar_declared_in_actions_graphql_stays_the_built_in(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """Hasura's CLI sends `scalar String` when actions.graphql declares it, and Hasura takes it as
+    the built-in; a real project failed to apply here because of it."""
+    project = tmp_path / "metadata"
+    project.mkdir()
+    (project / "actions.yaml").write_text(
+        "actions:\n- name: hello\n  definition:\n    kind: synchronous\n    handler: http://127.0.0.1:9/hello\n"
+        "custom_types:\n  scalars:\n  - name: String\n  - name: Int\n"
+    )
+    (project / "actions.graphql").write_text(
+        "scalar String\nscalar Int\n\ntype Mutation {\n  hello (\n    n: Int\n  ): String\n}\n"
+    )
+    applied = cli(server, "metadata", "apply", str(project))
+    assert applied.returncode == 0, applied.stderr
+    schema = httpx.post(f"{server.url}/v1/graphql", json={"query": '{ __type(name: "String") { kind } }'}).json()
+    assert schema == {"data": {"__type": {"kind": "SCALAR"}}}
+    signature = server.query("get_action_signature", {"name": "hello"})
+    assert signature["arguments"] == [{"name": "n", "type": "Int"}]

@@ -156,8 +156,8 @@ def test_the_token_in_a_cookie(make_client: ClientFactory, webhook: Webhook) -> 
     token = sign(key, "HS256")
     assert run(client, Cookie=f"theme=dark; session={token}").json() == {"output": {"ok": True}}
     assert refused(run(client, Cookie="theme=dark")) == "Could not find session in Cookie header"
-    assert refused(run(client)) == "Missing Cookie header in JWT authentication mode"
-    assert refused(run(client, token)) == "Missing Cookie header in JWT authentication mode"
+    assert refused(run(client)) == "Missing 'Authorization' or 'Cookie' header in JWT authentication mode"
+    assert refused(run(client, token)) == "Missing 'Authorization' or 'Cookie' header in JWT authentication mode"
 
 
 def jwk(private: Any, kid: str) -> dict[str, Any]:

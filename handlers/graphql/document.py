@@ -22,7 +22,7 @@ from typing import Any
 
 import graphql as gql
 from graphql.language import ast
-from graphql.validation import specified_rules
+from graphql.validation import KnownTypeNamesRule, specified_rules
 from graphql.validation.rules import overlapping_fields_can_be_merged
 from graphql.validation.validate import ValidationAbortedError
 
@@ -46,6 +46,8 @@ _REPLACED = {
     "NoUnusedFragmentsRule",
     "NoUnusedVariablesRule",
     "LoneAnonymousOperationRule",
+    # Checked after the selection (below): Hasura resolves root fields before variable types.
+    "KnownTypeNamesRule",
 }
 Fragments = dict[str, ast.FragmentDefinitionNode]
 RULES = tuple(rule for rule in specified_rules if rule.__name__ not in _REPLACED)
@@ -241,6 +243,21 @@ def _validate(role: RoleSchema, document: ast.DocumentNode, text: str, operation
     checker.selection(root, operation.selection_set, "$.selectionSet", kind == "query")
     if kind == "subscription" and len(checker.top_level) != 1:
         raise RequestError.of("subscriptions must select one top level field")
+    # Type names last, and only those of variables in use: Hasura runs a document declaring a
+    # variable of a type the role does not have, when nothing uses it.
+    used = tuple(v for v in operation.variable_definitions or () if v.variable.name.value in checker.used)
+    typed = ast.OperationDefinitionNode(
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=used,
+        directives=operation.directives,
+        selection_set=operation.selection_set,
+    )
+    unknown = gql.validate(
+        role.schema, ast.DocumentNode(definitions=(typed, *fragments.values())), [KnownTypeNamesRule]
+    )
+    if unknown:
+        raise RequestError(*(error(e.message) for e in unknown))
     assert ROOTS[kind] == root.name
     return Validated(text, kind, root, operation, fragments, frozenset(checker.used), conditional(alone))
 
@@ -319,6 +336,8 @@ class _Checker:
             name = node.name.value
             self.used.add(name)
             definition, declared = self.declared[name]
+            if declared is None:  # a type the role's schema does not have
+                raise RequestError.of(f"Unknown type '{_named(definition.type).name.value}'.")
             has_default = definition.default_value is not None and not isinstance(
                 definition.default_value, ast.NullValueNode
             )
@@ -385,6 +404,12 @@ def _literal_mismatch(node: ast.ValueNode, location: Any) -> str | None:
     else:
         return None  # a custom scalar takes any value
     return None if fits else f"expected {expected} for type '{location.name}', but found {_DESCRIBED[type(node)]}"
+
+
+def _named(node: ast.TypeNode) -> ast.NamedTypeNode:
+    while not isinstance(node, ast.NamedTypeNode):
+        node = node.type  # type: ignore[attr-defined]
+    return node
 
 
 def _allowed(location: Any, declared: Any, has_default: bool) -> bool:

@@ -110,9 +110,12 @@ def shape(value: Any, children: tuple[Node, ...] | None, type_name: str) -> Any:
         return value
     if isinstance(value, list):
         return [shape(item, children, type_name) for item in value]
+    # A field the handler left out stays out: the answer's check fills the ones GraphQL needs
+    # (metadata/values.py), and leaves out, as Hasura does, those of objects inside lists.
     return {
-        node.key: type_name if node.name == "__typename" else shape(value.get(node.name), node.children, node.type_name)
+        node.key: type_name if node.name == "__typename" else shape(value[node.name], node.children, node.type_name)
         for node in children
+        if node.name in value or node.name == "__typename"
     }
 
 
