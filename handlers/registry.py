@@ -23,6 +23,7 @@ from handlers.operations import (
     metadata_io,
     permissions,
     public_links,
+    tables,
     users,
 )
 from handlers.operations import test_webhook_transform as transform_preview
@@ -108,6 +109,20 @@ OPERATIONS: dict[str, Operation] = {
     "revoke_api_key": Operation(
         api_keys.revoke_api_key, api_keys.RevokeApiKey, modifies=False, fresh=False, in_bulk=False
     ),
+    "pg_track_table": Operation(tables.pg_track_table, tables.TrackTable, modifies=True),
+    "track_table": Operation(tables.track_table, tables.TrackTableV1, modifies=True),
+    "pg_untrack_table": Operation(tables.pg_untrack_table, tables.UntrackTable, modifies=True),
+    "untrack_table": Operation(tables.untrack_table, tables.UntrackTable, modifies=True),
+    "pg_create_select_permission": Operation(
+        tables.pg_create_select_permission, tables.CreateSelectPermission, modifies=True
+    ),
+    "create_select_permission": Operation(
+        tables.pg_create_select_permission, tables.CreateSelectPermission, modifies=True
+    ),
+    "pg_drop_select_permission": Operation(
+        tables.pg_drop_select_permission, tables.DropSelectPermission, modifies=True
+    ),
+    "drop_select_permission": Operation(tables.pg_drop_select_permission, tables.DropSelectPermission, modifies=True),
     "create_user": Operation(users.create_user, users.CreateUser, modifies=False, fresh=False, in_bulk=False),
     "list_actions": Operation(listing.list_actions, listing.ListActions, modifies=False),
     "list_roles": Operation(listing.list_roles, listing.ListRoles, modifies=False),

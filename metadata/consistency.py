@@ -19,8 +19,11 @@ import msgspec
 
 from metadata.actions import Action, definition_document
 from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, ObjectType, builtin_kind
+from metadata.data_sources import DataSource
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.graphql_types import parse_graphql_type
+from metadata.hasura_sources import DEFAULT_SOURCE, find, qualified
+from metadata.hasura_sources import sources as hasura_sources
 from metadata.objects import Key, View
 from metadata.roles import missing_parents
 from metadata.transform_checks import template_problems
@@ -188,8 +191,17 @@ def _element_name(element: Any, index: int) -> str:
     return str(index)
 
 
+# Hasura's `sources` are served as far as action relationships use them (tracked tables and their
+# select permissions, metadata/hasura_sources.py): the section is kept whole, but not reported.
+SERVED_SECTIONS = ("version", "sources")
+
+
 def unserved_section_names(view: View) -> list[str]:
-    return [name for name, item in sorted(view.items("section")) if name != "version" and not _is_empty(item.value)]
+    return [
+        name
+        for name, item in sorted(view.items("section"))
+        if name not in SERVED_SECTIONS and not _is_empty(item.value)
+    ]
 
 
 def unserved_sections(view: View) -> list[dict[str, Any]]:
@@ -228,7 +240,64 @@ def dangling_links(view: View) -> list[dict[str, Any]]:
 
 
 def inconsistent_objects(view: View) -> list[dict[str, Any]]:
-    return inconsistent_actions(view) + dangling_links(view) + missing_parents(view) + unserved_sections(view)
+    return (
+        inconsistent_actions(view)
+        + dangling_links(view)
+        + missing_parents(view)
+        + unserved_sections(view)
+        + unknown_sources(view)
+        + relationship_problems(view)
+    )
+
+
+def unknown_sources(view: View) -> list[dict[str, Any]]:
+    """Hasura sources with tables that name none of Switchboard's data sources."""
+    return [
+        {
+            "definition": entry,
+            "name": f"source {entry.get('name')}",
+            "reason": f'Inconsistent object: the source "{entry.get("name")}" is not one of the data sources '
+            "(add_source): its tables are kept and exported unchanged, not served",
+            "type": "source",
+        }
+        for entry in hasura_sources(view)
+        if entry.get("tables") and view.get("source", str(entry.get("name"))) is None
+    ]
+
+
+def relationship_problems(view: View) -> list[dict[str, Any]]:
+    """Relationships of custom object types that point at no data source or no tracked table
+    (get_inconsistent_metadata also reads each table: it must be there, with the mapped columns)."""
+    out = []
+    for name, item in sorted(view.items("object")):
+        for relationship in item.value.relationships or []:
+            problem = relationship_target(view, relationship)
+            if isinstance(problem, str):
+                out.append(relationship_entry(name, relationship, problem))
+    return out
+
+
+def relationship_entry(owner: str, relationship: dict[str, Any], problem: str) -> dict[str, Any]:
+    return {
+        "definition": relationship,
+        "name": f"relationship {relationship.get('name')} of object {owner}",
+        "reason": f'Inconsistent object: in relationship "{relationship.get("name")}" of object "{owner}": {problem}',
+        "type": "custom_type_relationship",
+    }
+
+
+def relationship_target(view: View, relationship: dict[str, Any]) -> tuple[str, str | None, str] | str:
+    """(source, schema, table) a relationship points at, or why it cannot point anywhere."""
+    source = relationship.get("source") or DEFAULT_SOURCE
+    if not isinstance(view.get("source", source), DataSource):
+        return f'the source "{source}" is not one of the data sources'
+    try:
+        schema, table = qualified(relationship.get("remote_table"))
+    except ValueError:
+        return f"the remote table {relationship.get('remote_table')!r} is not a table name"
+    if find(view, source, schema, table) is None:
+        return f'the table "{table}" is not tracked in source "{source}"'
+    return source, schema, table
 
 
 def new_inconsistencies(base: View, draft: View, changed: Iterable[Key]) -> list[dict[str, Any]]:

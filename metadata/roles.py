@@ -19,6 +19,7 @@ import msgspec
 
 from metadata.actions import Action, RoleName
 from metadata.errors import SwitchboardError
+from metadata.hasura_sources import permission_roles
 from metadata.strict import Strict
 
 if TYPE_CHECKING:  # metadata.objects holds these Structs among its kinds
@@ -101,12 +102,12 @@ def refuse_cycles(view: View) -> None:
 
 
 def missing_parents(view: View) -> list[dict[str, Any]]:
-    """Inherited roles with a parent that holds no action permission and is no inherited role,
-    in Hasura's report shape."""
+    """Inherited roles with a parent that holds no permission (on an action or a tracked table)
+    and is no inherited role, in Hasura's report shape."""
     inherited = sorted(view.items("inherited_role"))
     if not inherited:
         return []
-    known = {name for name, _ in inherited}
+    known = {name for name, _ in inherited} | permission_roles(view)
     for _, item in view.items("action"):
         known.update(p.role for p in item.value.permissions)
     out = []

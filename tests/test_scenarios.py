@@ -4,7 +4,8 @@ A file is {config?, steps: [{description, query, status, response?, headers?, pa
 response_headers?}]}; the steps run in order against a fresh server on each backend. In an
 expected response, "@any" matches any value. Every registered operation must have a file named
 after it that exercises it. Handlers may be `{{ACTION_WEBHOOK_HANDLER}}/...`: the handlers of
-Hasura's own action tests, on a real webhook server (tests/hasura_webhook.py).
+Hasura's own action tests, on a real webhook server (tests/hasura_webhook.py); a data source may be
+`url_from_env: SCENARIO_DATABASE_URL`, a SQLite file of the scenario's own.
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ def matches(expected: Any, actual: Any) -> bool:
 
 @pytest.mark.parametrize("scenario", FILES, ids=[f.stem for f in FILES])
 def test_scenario(
-    scenario: Path, make_client: ClientFactory, webhook: Webhook, monkeypatch: pytest.MonkeyPatch
+    scenario: Path, make_client: ClientFactory, webhook: Webhook, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("ACTION_WEBHOOK_HANDLER", serve_hasura_actions(webhook))
+    # A database of the scenario's own, for data sources (`url_from_env: SCENARIO_DATABASE_URL`).
+    monkeypatch.setenv("SCENARIO_DATABASE_URL", f"sqlite:///{tmp_path / 'scenario.db'}")
     spec = yaml.safe_load(scenario.read_text())
     client = make_client(**spec.get("config", {}))
     for i, step in enumerate(spec["steps"]):

@@ -96,6 +96,11 @@ class Engines:
             return f'source "{source.name}" did not answer within {timeout:g} seconds'
         return None
 
+    def schema_of(self, source: DataSource, schema: str | None) -> str | None:
+        """A schema as the source's database knows it: Hasura writes `public` for every table,
+        which a SQLite database has no schema for."""
+        return schema if self.engine(source).dialect.name == "postgresql" else None
+
     async def table(self, source: DataSource, schema: str | None, name: str) -> sa.Table:
         """The table's reflected columns and primary key (cached)."""
         key = (resolve_url(source), schema, name)

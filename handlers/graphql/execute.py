@@ -25,7 +25,8 @@ from handlers.context import Answer, Runtime, Session
 from handlers.execution.run_action import InputInvalid, errors_for, prepare, run, runnable, visible
 from handlers.graphql.document import Documents, Validated
 from handlers.graphql.errors import RequestError, error, from_switchboard
-from handlers.graphql.plan import INTROSPECTION, Node, arguments, shape, to_json
+from handlers.graphql.joins import attach
+from handlers.graphql.plan import INTROSPECTION, JOINED, Node, arguments, shape, to_json
 from handlers.graphql.schema import NO_QUERIES, RoleSchema, Schemas
 from metadata.errors import SwitchboardError
 from metadata.json_kinds import json_kind
@@ -168,7 +169,7 @@ async def _action_runner(op: Operation, node: Node, cookies: list[str]) -> Runne
             answer = answer.body
         if "action_id" in answer:
             return answer["action_id"]
-        return shape(answer["output"], node.children, node.type_name)
+        return shape(await attach(op, node, answer["output"]), node.children, node.type_name)
 
     return execute_field
 
@@ -189,18 +190,22 @@ def run_id(node: Node, variables: dict[str, Any]) -> str:
 
 def _result_runner(op: Operation, node: Node, ident: str) -> Runner:
     async def read() -> Any:
-        return run_value(op, node, await op.runtime.runs.get(ident))
+        return await run_value(op, node, await op.runtime.runs.get(ident))
 
     return read
 
 
-def run_value(op: Operation, node: Node, found: Run | None) -> Any:
-    """A run as the `<action>(id:)` field shows it: null unless this caller may see it."""
+async def run_value(op: Operation, node: Node, found: Run | None) -> Any:
+    """A run as the `<action>(id:)` field shows it: null unless this caller may see it; its
+    output's relationships fetched now."""
     if found is None or found.action != node.name or not visible(found, op.session):
         return None
     created = found.result()["created_at"]
     errors = errors_for(found.errors, op.session)
     value = {"id": found.id, "created_at": created, "errors": errors, "output": found.output}
+    for child in node.children or ():
+        if child.name == "output":
+            value[(JOINED, child.key)] = shape(await attach(op, child, found.output), child.children, child.type_name)  # type: ignore[index]
     return shape(value, node.children, node.type_name)
 
 

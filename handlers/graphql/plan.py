@@ -104,19 +104,28 @@ def nodes(
     return tuple(out)
 
 
+# Where rows of a relationship field are put in an object (joins.py), beside its own fields: under
+# (JOINED, response key), which no JSON object can hold.
+JOINED = "joined"
+
+
 def shape(value: Any, children: tuple[Node, ...] | None, type_name: str) -> Any:
     """A (validated) value cut down to the selection."""
     if children is None or value is None:
         return value
     if isinstance(value, list):
         return [shape(item, children, type_name) for item in value]
-    # A field the handler left out stays out: the answer's check fills the ones GraphQL needs
-    # (metadata/values.py), and leaves out, as Hasura does, those of objects inside lists.
-    return {
-        node.key: type_name if node.name == "__typename" else shape(value[node.name], node.children, node.type_name)
-        for node in children
-        if node.name in value or node.name == "__typename"
-    }
+    out = {}
+    for node in children:
+        if node.name == "__typename":
+            out[node.key] = type_name
+        elif (JOINED, node.key) in value:
+            out[node.key] = value[(JOINED, node.key)]  # shaped already
+        elif node.name in value:
+            # A field the handler left out stays out: the answer's check fills the ones GraphQL
+            # needs (metadata/values.py), and leaves out, as Hasura does, those inside lists.
+            out[node.key] = shape(value[node.name], node.children, node.type_name)
+    return out
 
 
 def to_json(node: ast.ValueNode, variables: Mapping[str, Any]) -> Any:

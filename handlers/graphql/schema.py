@@ -25,6 +25,7 @@ from handlers.context import Runtime, Session
 from handlers.execution.executors import executor
 from handlers.execution.run_action import permitted
 from handlers.graphql.cache import Bounded
+from handlers.graphql.tables import Relation, relations
 from handlers.graphql.types import Types, Unresolvable
 from metadata.actions import Action
 from metadata.errors import SwitchboardError
@@ -60,6 +61,8 @@ class RoleSchema:
     documents: Bounded[tuple[str, str | None], Validated | Refused] = field(
         default_factory=lambda: Bounded(CACHED_DOCUMENTS, CACHED_DOCUMENT_CHARS)
     )
+    # object type -> its relationships to tables this role may select (handlers/graphql/tables.py)
+    relations: dict[str, list[Relation]] = field(default_factory=dict)
     # introspection answers, by (query text, operationName, variables)
     introspection: Bounded[tuple[str, str | None, bytes], dict[str, Any]] = field(
         default_factory=lambda: Bounded(CACHED_INTROSPECTIONS, CACHED_INTROSPECTION_CHARS)
@@ -107,6 +110,7 @@ def _root(name: str, fields: dict[str, gql.GraphQLField], description: str) -> g
 
 
 def build(actions: list[Action], types: Types) -> RoleSchema:
+    """A role's schema of its actions (types: its custom types and relationships)."""
     fields: dict[str, dict[str, gql.GraphQLField]] = {op: {} for op in ROOTS}
     roots: dict[str, dict[str, RootField]] = {op: {} for op in ROOTS}
     uuid = gql.GraphQLNonNull(types.scalar("uuid"))
@@ -139,7 +143,7 @@ def build(actions: list[Action], types: Types) -> RoleSchema:
     objects = {op: _root(ROOTS[op], fields[op], described[op]) if fields[op] else None for op in ROOTS}
     # Valid by construction (names and types were checked when the metadata was written).
     schema = gql.GraphQLSchema(objects["query"], objects["mutation"], objects["subscription"], assume_valid=True)
-    return RoleSchema(schema, roots)
+    return RoleSchema(schema, roots, relations=types.relations)
 
 
 class Schemas:
@@ -159,11 +163,12 @@ class Schemas:
         if found is None:
             version = store.resource_version
             actions = await self._actions(session)
+            related = await relations(self.runtime, session, store.state)
             # Tens of thousands of objects that live as long as the schema: the collector's
             # passes over them while they are made would cost more than making them.
             gc.disable()
             try:
-                found = build(actions, Types(store.state))
+                found = build(actions, Types(store.state, related))
             finally:
                 gc.enable()
             if version == store.resource_version:  # else it is already out of date: not kept

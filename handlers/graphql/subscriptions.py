@@ -71,7 +71,7 @@ class RunWatch:
         try:
             found = await op.runtime.runs.get(ident)
             while True:
-                yield {"data": {node.key: run_value(op, node, found)}}
+                yield {"data": {node.key: await run_value(op, node, found)}}
                 if finished(found):
                     break
                 await waiter.event.wait()

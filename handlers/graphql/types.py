@@ -2,7 +2,8 @@
 `set_custom_types` (objects, input objects, scalars, enums) with their descriptions.
 
 Types are built once per schema, on first reference, so a role's schema holds only the types its
-fields reach. A type that does not resolve (metadata stored with allow_inconsistent_metadata)
+fields reach. An object type's relationships to tables (handlers/graphql/tables.py) are fields of
+it for the roles that may select them. A type that does not resolve (metadata stored with allow_inconsistent_metadata)
 makes the fields using it unavailable, as Hasura leaves inconsistent objects out of its schema.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import graphql as gql
 
+from handlers.graphql.tables import Relation, TableTypes
 from metadata.custom_types import EnumType, InputObjectType, ObjectType, ScalarType
 from metadata.graphql_types import POSTGRES_SCALARS, GraphQLType, parse_graphql_type
 from metadata.objects import View
@@ -31,8 +33,10 @@ class Unresolvable(Exception):
 
 
 class Types:
-    def __init__(self, view: View) -> None:
+    def __init__(self, view: View, relations: dict[str, list[Relation]] | None = None) -> None:
         self.view = view
+        self.relations = relations or {}  # object type -> its relationships to tables, for this role
+        self.tables = TableTypes(self.scalar)
         self.named: dict[str, gql.GraphQLNamedType] = dict(BUILTIN)
         self._checked: dict[tuple[str, bool], bool] = {}
         self._refs: dict[tuple[str, bool], Any] = {}  # wrappers are shared: most fields repeat a few types
@@ -118,11 +122,14 @@ class Types:
                 description=obj.description,
             )
         elif not input and isinstance(out := view.get("object", name), ObjectType):
-            out_fields = out.fields
+            out_fields, related = out.fields, self.relations.get(name, [])
             built = gql.GraphQLObjectType(
                 name,
                 lambda: {
-                    f.name: gql.GraphQLField(self.ref(f.type, False), description=f.description) for f in out_fields
+                    **{
+                        f.name: gql.GraphQLField(self.ref(f.type, False), description=f.description) for f in out_fields
+                    },
+                    **{r.name: self.tables.field(r) for r in related},
                 },
                 description=out.description,
             )

@@ -29,10 +29,14 @@ from metadata.consistency import (
     dangling_links,
     inconsistent_actions,
     inconsistent_objects,
+    relationship_entry,
+    relationship_target,
+    unknown_sources,
     unserved_section_names,
 )
-from metadata.data_sources import masked
+from metadata.data_sources import DataSource, masked
 from metadata.errors import SwitchboardError
+from metadata.hasura_sources import sources as hasura_sources
 from metadata.roles import missing_parents
 from metadata.strict import Strict
 
@@ -85,6 +89,31 @@ async def _live_problems(ctx: Context) -> list[dict[str, Any]]:
                 reason = exc.message
         if reason is not None:
             out.append(action_entry(action, f"Inconsistent object: {reason}"))
+    return out + await _relationship_tables(ctx, reasons)
+
+
+async def _relationship_tables(ctx: Context, reasons: dict[str, str | None]) -> list[dict[str, Any]]:
+    """Relationships whose table is not in its (reachable) database, or lacks a mapped column."""
+    view = ctx.store.state
+    out = []
+    for owner, item in sorted(view.items("object")):
+        for relationship in item.value.relationships or []:
+            target = relationship_target(view, relationship)
+            if isinstance(target, str) or reasons.get(target[0]) is not None:
+                continue  # reported already: the source is unknown or unreachable
+            source_name, schema, name = target
+            source = view.get("source", source_name)
+            assert isinstance(source, DataSource)  # relationship_target checked it
+            engines = ctx.runtime.engines
+            try:
+                table = await engines.table(source, engines.schema_of(source, schema), name)
+            except SwitchboardError as exc:
+                out.append(relationship_entry(owner, relationship, exc.message))
+                continue
+            missing = sorted(c for c in (relationship.get("field_mapping") or {}).values() if c not in table.columns)
+            if missing:
+                problem = f'table "{name}" has no column {", ".join(missing)}'
+                out.append(relationship_entry(owner, relationship, problem))
     return out
 
 
@@ -117,3 +146,7 @@ async def drop_inconsistent_metadata(ctx: Context, args: DropInconsistentMetadat
         draft.delete("inherited_role", entry["definition"]["role_name"])
     for section in unserved_section_names(draft):
         draft.delete("section", section)
+    unknown = {entry["name"] for entry in unknown_sources(draft)}
+    if unknown:
+        kept = [e for e in hasura_sources(draft) if f"source {e.get('name')}" not in unknown]
+        draft.put("section", "sources", kept)
