@@ -19,10 +19,9 @@ import msgspec
 
 from metadata.actions import Action, definition_document
 from metadata.custom_types import INPUT_KINDS, OUTPUT_KINDS, TYPE_KINDS, ObjectType, builtin_kind
-from metadata.data_sources import DataSource
 from metadata.errors import InvalidConfiguration, SwitchboardError
 from metadata.graphql_types import parse_graphql_type
-from metadata.hasura_sources import DEFAULT_SOURCE, find, qualified
+from metadata.hasura_sources import DEFAULT_SOURCE, find, qualified, served_source
 from metadata.hasura_sources import sources as hasura_sources
 from metadata.objects import Key, View
 from metadata.roles import missing_parents
@@ -80,7 +79,7 @@ def action_problems(action: Action, view: View) -> list[SwitchboardError]:
             if problem is not None:
                 problems.append(InvalidConfiguration(f"{context}{problem}"))
     runner = definition.handler_kind
-    if definition.source is not None and view.get("source", definition.source) is None:
+    if definition.source is not None and served_source(view, definition.source) is None:
         problems.append(
             InvalidConfiguration(
                 f'{context}the source "{definition.source}" is not defined', f"$.definition.{runner}.source"
@@ -251,17 +250,19 @@ def inconsistent_objects(view: View) -> list[dict[str, Any]]:
 
 
 def unknown_sources(view: View) -> list[dict[str, Any]]:
-    """Hasura sources with tables that name none of Switchboard's data sources."""
+    """Hasura sources with tables that name none of Switchboard's data sources and have no
+    database URL of their own."""
     return [
         {
             "definition": entry,
             "name": f"source {entry.get('name')}",
             "reason": f'Inconsistent object: the source "{entry.get("name")}" is not one of the data sources '
-            "(add_source): its tables are kept and exported unchanged, not served",
+            "(add_source) and has no database URL of its own: its tables are kept and exported unchanged, "
+            "not served",
             "type": "source",
         }
         for entry in hasura_sources(view)
-        if entry.get("tables") and view.get("source", str(entry.get("name"))) is None
+        if entry.get("tables") and served_source(view, str(entry.get("name"))) is None
     ]
 
 
@@ -289,7 +290,7 @@ def relationship_entry(owner: str, relationship: dict[str, Any], problem: str) -
 def relationship_target(view: View, relationship: dict[str, Any]) -> tuple[str, str | None, str] | str:
     """(source, schema, table) a relationship points at, or why it cannot point anywhere."""
     source = relationship.get("source") or DEFAULT_SOURCE
-    if not isinstance(view.get("source", source), DataSource):
+    if served_source(view, source) is None:
         return f'the source "{source}" is not one of the data sources'
     try:
         schema, table = qualified(relationship.get("remote_table"))

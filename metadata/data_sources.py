@@ -39,6 +39,11 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
 
 
+# The one reserved name a source may read its URL from: Hasura's own database URL, which Hasura
+# projects' sources name (`from_env: HASURA_GRAPHQL_DATABASE_URL`); it holds nothing but that URL.
+HASURA_DATABASE_URL = "HASURA_GRAPHQL_DATABASE_URL"
+
+
 class DataSource(Strict):
     name: StoredName
     url: str | None = None
@@ -53,7 +58,8 @@ class DataSource(Strict):
             async_url(self.url)
         else:
             assert self.url_from_env is not None
-            check_env_name(self.url_from_env, "url_from_env")
+            if self.url_from_env != HASURA_DATABASE_URL:
+                check_env_name(self.url_from_env, "url_from_env")
 
 
 MASK = "***"

@@ -1,7 +1,8 @@
 """Hasura's `sources` section: the tables it tracks and their select permissions, read from the
 section as Hasura writes it (which Switchboard keeps whole and exports back unchanged).
 
-A Hasura source names one of Switchboard's data sources (`default` is the usual name); its tracked
+A Hasura source names one of Switchboard's data sources (`default` is the usual name), or is one
+itself through its own connection URL (`served_source`); its tracked
 tables are what action relationships may point at, and a table's select permissions say what a
 role may read of it: `{columns: [...] | "*", filter: <boolean expression>, limit?}`. Object
 relationships of a table (`using: {foreign_key_constraint_on: column}` or `manual_configuration`)
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from metadata.data_sources import DataSource
 
 if TYPE_CHECKING:
     from metadata.objects import View
@@ -48,6 +51,27 @@ def same_schema(a: str | None, b: str | None) -> bool:
 def sources(view: View) -> list[dict[str, Any]]:
     value = view.get("section", "sources")
     return [s for s in value if isinstance(s, dict)] if isinstance(value, list) else []
+
+
+def served_source(view: View, name: str) -> DataSource | None:
+    """The data source `name` answers to: Switchboard's own (add_source), else the Hasura source of
+    that name when its connection is a database URL, written out or from an environment variable
+    (`configuration.connection_info.database_url`), so a Hasura project moves over with the
+    environment it had."""
+    own = view.get("source", name)
+    if isinstance(own, DataSource):
+        return own
+    entry = next((s for s in sources(view) if s.get("name") == name), None)
+    info = ((entry or {}).get("configuration") or {}).get("connection_info") or {}
+    url = info.get("database_url") if isinstance(info, dict) else None
+    try:
+        if isinstance(url, str):
+            return DataSource(name=name, url=url)
+        if isinstance(url, dict) and isinstance(url.get("from_env"), str):
+            return DataSource(name=name, url_from_env=url["from_env"])
+    except ValueError:
+        pass  # no URL Switchboard can open (get_inconsistent_metadata says the source is unknown)
+    return None
 
 
 def tracked(view: View) -> dict[TableKey, dict[str, Any]]:

@@ -6,6 +6,9 @@ inconsistencies reported rather than refused."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -257,3 +260,85 @@ def test_inconsistent_relationships_are_reported_not_refused(served: Served) -> 
         'table "article" has no column owner',
     }
     assert run(served, "{ get_user { id user { name } } }") == {"get_user": {"id": 1, "user": {"name": "Clarke"}}}
+
+
+HASURA_DATABASES = """\
+- name: default
+  kind: postgres
+  configuration:
+    connection_info:
+      database_url:
+        from_env: HASURA_GRAPHQL_DATABASE_URL
+      isolation_level: read-committed
+      use_prepared_statements: false
+  tables: "!include default/tables/tables.yaml"
+"""
+HASURA_TABLE = """\
+table:
+  name: user
+  schema: public
+select_permissions:
+  - role: user
+    permission:
+      columns:
+        - id
+        - name
+      filter:
+        id:
+          _eq: X-Hasura-User-Id
+"""
+HASURA_ACTIONS = """\
+actions:
+  - name: get_user
+    definition:
+      kind: ""
+      handler: {handler}
+    permissions:
+      - role: user
+custom_types:
+  enums: []
+  input_objects: []
+  objects:
+    - name: UserId
+      relationships:
+        - field_mapping:
+            id: id
+          name: user
+          remote_table:
+            name: user
+            schema: public
+          source: default
+          type: object
+  scalars: []
+"""
+
+
+def test_a_hasura_cli_project_moves_over_with_its_database(
+    serve: ServeFactory, source_url: str, webhook: Webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files the Hasura CLI writes (databases/ with !include, a table's select permissions,
+    actions.yaml with a relationship), applied with `switchboard metadata apply`; the source
+    reads its URL from HASURA_GRAPHQL_DATABASE_URL as Hasura's does, with no add_source."""
+    tables(source_url)
+    monkeypatch.setenv("HASURA_GRAPHQL_DATABASE_URL", source_url)
+    served = serve(admin_secret="s3cret")
+    project = tmp_path / "metadata"
+    (project / "databases" / "default" / "tables").mkdir(parents=True)
+    (project / "version.yaml").write_text("version: 3\n")
+    (project / "databases" / "databases.yaml").write_text(HASURA_DATABASES)
+    (project / "databases" / "default" / "tables" / "tables.yaml").write_text('- "!include public_user.yaml"\n')
+    (project / "databases" / "default" / "tables" / "public_user.yaml").write_text(HASURA_TABLE)
+    (project / "actions.graphql").write_text("type Query {\n  get_user: UserId!\n}\n\ntype UserId {\n  id: Int!\n}\n")
+    (project / "actions.yaml").write_text(HASURA_ACTIONS.format(handler=webhook.respond("/user", body={"id": 1})))
+    switchboard = str(Path(sys.executable).with_name("switchboard"))
+    applied = subprocess.run(
+        [switchboard, "--endpoint", served.url, "--admin-secret", "s3cret", "metadata", "apply", str(project)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert applied.returncode == 0, (applied.stdout, applied.stderr)
+    assert meta(served, "get_inconsistent_metadata", {})["is_consistent"] is True
+    assert run(served, "{ get_user { id user { id name } } }", USER) == {
+        "get_user": {"id": 1, "user": {"id": 1, "name": "Clarke"}}
+    }
+    other = run(served, "{ get_user { user { name } } }", {**USER, "X-Hasura-User-Id": "2"})
+    assert other == {"get_user": {"user": None}}

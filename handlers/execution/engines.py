@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from handlers.execution.database_errors import SourceUnreachable, connection_failed, first_line
 from metadata.data_sources import DataSource, async_url
 from metadata.errors import InvalidConfiguration, NotExists
+from metadata.hasura_sources import served_source, sources
 from metadata.objects import View
 
 
@@ -43,8 +44,8 @@ def resolve_url(source: DataSource) -> str:
 
 
 def data_source(view: View, name: str) -> DataSource:
-    source = view.get("source", name)
-    if not isinstance(source, DataSource):
+    source = served_source(view, name)
+    if source is None:
         raise NotExists(f'source with name "{name}" does not exist')
     return source
 
@@ -141,9 +142,10 @@ class Engines:
         """Close the pools no source uses any more (dropped, or its URL changed), so a database
         left behind is not held open until the server stops."""
         used = set()
-        for _, item in view.items("source"):
+        names = [name for name, _ in view.items("source")] + [str(entry.get("name")) for entry in sources(view)]
+        for source in filter(None, (served_source(view, name) for name in names)):
             try:
-                used.add(resolve_url(item.value))
+                used.add(resolve_url(source))
             except InvalidConfiguration:
                 continue
         for url in [url for url in self._engines if url not in used]:

@@ -25,7 +25,14 @@ from metadata.consistency import relationship_target
 from metadata.custom_types import ObjectType
 from metadata.data_sources import DataSource
 from metadata.errors import SwitchboardError
-from metadata.hasura_sources import DEFAULT_SCHEMA, SelectPermission, TableKey, find, select_permission
+from metadata.hasura_sources import (
+    DEFAULT_SCHEMA,
+    SelectPermission,
+    TableKey,
+    find,
+    select_permission,
+    served_source,
+)
 from metadata.objects import View
 
 ORDER_BY_VALUES = ("asc", "asc_nulls_first", "asc_nulls_last", "desc", "desc_nulls_first", "desc_nulls_last")
@@ -101,8 +108,8 @@ async def _relation(
     permission = None if session.is_admin else select_permission(entry, session.role)
     if not session.is_admin and permission is None:
         return None  # as in Hasura: no select permission, no relationship field
-    source = view.get("source", source_name)
-    assert isinstance(source, DataSource)
+    source = served_source(view, source_name)
+    assert source is not None  # relationship_target checked it
     try:
         table = await runtime.engines.table(source, runtime.engines.schema_of(source, schema), name)
     except SwitchboardError:

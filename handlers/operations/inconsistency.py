@@ -34,8 +34,9 @@ from metadata.consistency import (
     unknown_sources,
     unserved_section_names,
 )
-from metadata.data_sources import DataSource, masked
+from metadata.data_sources import masked
 from metadata.errors import SwitchboardError
+from metadata.hasura_sources import served_source
 from metadata.hasura_sources import sources as hasura_sources
 from metadata.roles import missing_parents
 from metadata.strict import Strict
@@ -62,12 +63,18 @@ async def _live_problems(ctx: Context) -> list[dict[str, Any]]:
     """Sources that cannot be reached now, with the actions that use them, and table actions
     whose table is gone or no longer fits (a replace_metadata does not look at databases)."""
     view = ctx.store.state
-    sources = [item.value for _, item in sorted(view.items("source"))]
+    own = {name: msgspec.to_builtins(masked(item.value)) for name, item in view.items("source")}
+    # A Hasura source served through its own URL is reported with its entry, as Hasura reports it.
+    definitions = {str(e.get("name")): e for e in hasura_sources(view) if e.get("name") not in own} | own
+    sources = [s for name in sorted(definitions) if (s := served_source(view, name)) is not None]
+    for source in sources:
+        if source.name not in own and source.url is not None:  # its password is not answered either
+            definitions[source.name] = _with_url(definitions[source.name], masked(source).url)
     probes = await asyncio.gather(*(ctx.runtime.engines.probe(source) for source in sources))
     reasons = {source.name: reason for source, reason in zip(sources, probes, strict=True)}
     out = [
         {
-            "definition": msgspec.to_builtins(masked(source)),
+            "definition": definitions[source.name],
             "name": f"source {source.name}",
             "reason": f"Inconsistent object: {reasons[source.name]}",
             "type": "source",
@@ -92,6 +99,12 @@ async def _live_problems(ctx: Context) -> list[dict[str, Any]]:
     return out + await _relationship_tables(ctx, reasons)
 
 
+def _with_url(entry: dict[str, Any], url: str | None) -> dict[str, Any]:
+    configuration = entry.get("configuration") or {}
+    info = {**configuration.get("connection_info", {}), "database_url": url}
+    return {**entry, "configuration": {**configuration, "connection_info": info}}
+
+
 async def _relationship_tables(ctx: Context, reasons: dict[str, str | None]) -> list[dict[str, Any]]:
     """Relationships whose table is not in its (reachable) database, or lacks a mapped column."""
     view = ctx.store.state
@@ -102,8 +115,8 @@ async def _relationship_tables(ctx: Context, reasons: dict[str, str | None]) -> 
             if isinstance(target, str) or reasons.get(target[0]) is not None:
                 continue  # reported already: the source is unknown or unreachable
             source_name, schema, name = target
-            source = view.get("source", source_name)
-            assert isinstance(source, DataSource)  # relationship_target checked it
+            source = served_source(view, source_name)
+            assert source is not None  # relationship_target checked it
             engines = ctx.runtime.engines
             try:
                 table = await engines.table(source, engines.schema_of(source, schema), name)
