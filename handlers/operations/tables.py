@@ -3,7 +3,8 @@ Hasura's older names: track_table, untrack_table, create_select_permission, drop
 the tables action relationships point at, and what each role may read of them.
 
 They change Hasura's `sources` section as Hasura writes it (kept whole, exported back): a source
-there names one of Switchboard's data sources (`default` by default).
+there names one of Switchboard's data sources (`default` by default), or has a database URL of
+its own (metadata/hasura_sources.py `served_source`).
 
 pg_track_table {source?, table}: the table (`"name"` or `{schema, name}`) must exist in the source.
 pg_create_select_permission {source?, table, role, permission: {columns: [...] | "*", filter?,
