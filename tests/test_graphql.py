@@ -134,6 +134,20 @@ def test_roles_see_only_their_actions(served: Served, webhook: Webhook) -> None:
         }
     ]
     assert not webhook.calls("/x")
+    # Root fields are resolved before variable types, as Hasura does: a role with no actions, whose
+    # schema has no Int, hears about the field; an unknown variable type no operation uses is no error.
+    meta(served, "create_action", {"name": "lookup", "definition": {**admin_only, "type": "query"}})
+    nobody = {**ADMIN, "X-Hasura-Role": "nobody"}
+    with pytest.raises(TransportQueryError) as refused:
+        run(execute(served, "query ($id: Int!) { lookup(id: $id) }", {"id": 1}, nobody, fetch_schema=False))
+    assert refused.value.errors == [
+        {
+            "message": "field 'lookup' not found in type: 'query_root'",
+            "extensions": {"path": "$.selectionSet.lookup", "code": "validation-failed"},
+        }
+    ]
+    unused, _ = run(execute(served, "query ($x: Nope) { __typename }", None, USER, fetch_schema=False))
+    assert unused == {"__typename": "query_root"}
 
 
 def test_inherited_roles_see_their_parents_actions(served: Served, webhook: Webhook) -> None:

@@ -65,6 +65,22 @@ def test_a_subscription_is_pushed_when_the_run_finishes(served: Served, webhook:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_subscription_completes_once_the_run_finished(served: Served, webhook: Webhook, protocol: str) -> None:
+    """Hasura sends `complete` after the finished run (its output has no relationships): a client
+    looping over the subscription, without breaking out, comes to the end of it."""
+    define(served, webhook.respond("/later", body=ANSWER, delay=0.3), name="later", kind="asynchronous")
+
+    async def go() -> list[Any]:
+        async with Client(transport=transport(served, protocol)) as session:
+            run_id = (await session.execute(GraphQLRequest(START)))["later"]
+            request = GraphQLRequest(RESULT, variable_values={"id": run_id})
+            return [answer async for answer in session.subscribe(request)]
+
+    answers = asyncio.run(asyncio.wait_for(go(), timeout=20))  # a subscription left open fails here
+    assert [a["later"]["output"] for a in answers] == [None, {"id": 7, "email": "a@b.c"}]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_failed_runs_and_other_users(served: Served, webhook: Webhook, protocol: str) -> None:
     # A handler answering what is not JSON (Hasura's test_async_actions_error_response_*_role).
     define(served, webhook.respond("/later", raw=b"oops"), name="later", kind="asynchronous")
