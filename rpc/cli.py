@@ -27,6 +27,11 @@ from rpc.cli_session import AdminGroup, Session, fail, session_options, table
 @click.pass_context
 def main(ctx: click.Context, endpoint: str, admin_secret: str | None, api_key: str | None, output: str) -> None:
     """Switchboard: a declarative actions service."""
+    from rpc.packages import foreign_package
+
+    problem = foreign_package()
+    if problem is not None:
+        raise SystemExit(problem)  # printed on stderr, exit status 1
     ctx.obj = Session(endpoint, admin_secret, api_key, output)
 
 

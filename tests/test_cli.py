@@ -4,6 +4,7 @@ directories (metadata/project.py) on their own."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -620,3 +621,18 @@ def test_a_built_in_scalar_declared_in_actions_graphql_stays_the_built_in(
     assert schema == {"data": {"__type": {"kind": "SCALAR"}}}
     signature = server.query("get_action_signature", {"name": "hello"})
     assert signature["arguments"] == [{"name": "n", "type": "Int"}]
+
+
+def test_a_foreign_package_in_switchboards_place_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Another distribution's `handlers` found first: one line, exit 1, nothing started."""
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "__init__.py").write_text("HANDLERS = []\n")
+    done = subprocess.run(
+        [SWITCHBOARD, "serve", "--port", "1"], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"switchboard: the package 'handlers' here is not Switchboard's ({tmp_path}/handlers/__init__.py); "
+        "install Switchboard as an application, on its own: pipx install, uv tool install, or the container"
+    ]
