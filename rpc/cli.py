@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from rpc.cli_init import init, metadata_dir
 from rpc.cli_session import AdminGroup, Session, fail, session_options, table
 
 
@@ -88,7 +89,7 @@ def load_source(source: str) -> dict[str, Any]:
     from metadata.files import FileFormatError, parse_file
 
     refuse_own_package(source, "use a project directory of your own, e.g. my-project/metadata")
-    path = Path(source)
+    path = metadata_dir(Path(source)) if source != "-" else Path(source)
     try:
         if source != "-" and path.is_dir():
             from metadata.project import ProjectError, read_project
@@ -141,6 +142,8 @@ def export(session: Session, target: str, format_: str | None, reveal_secrets: b
     if format_ == "project" and target == "-":
         raise click.UsageError("a project is a directory; use --format json or yaml for stdout")
     refuse_own_package(target, "export to a directory of your own, e.g. my-project/metadata")
+    if format_ == "project":
+        target = str(metadata_dir(Path(target)))
     answer = session.call("export_metadata", {"reveal_secrets": True} if reveal_secrets else {}, version=2)
     document, version = answer["metadata"], answer["resource_version"]
     if format_ == "project":
@@ -449,3 +452,6 @@ def create_user(
     answer = session.call("create_user", args)
     kind = "superuser" if answer["superuser"] else f"user acting as {answer['role'] or 'user'}"
     session.emit(answer, f"created {kind} {answer['email']} (id {answer['id']})")
+
+
+main.add_command(init)

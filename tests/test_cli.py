@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import httpx2 as httpx
 import pytest
 
 from metadata.project import read_project, write_project
-from tests.processes import ServerProcess
+from tests.processes import ServerProcess, free_port
 from tests.webhook import Webhook
 
 SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
@@ -636,3 +637,35 @@ def test_a_foreign_package_in_switchboards_place_is_refused_in_one_line(tmp_path
         f"switchboard: the package 'handlers' here is not Switchboard's ({tmp_path}/handlers/__init__.py); "
         "install Switchboard as an application, on its own: pipx install, uv tool install, or the container"
     ]
+
+
+def test_init_makes_a_project_that_applies_and_runs(tmp_path: Path) -> None:
+    """`switchboard init` lays a project out as `hasura init` does; applied as it is, its example
+    action runs against the webhook it wrote."""
+    made = subprocess.run([SWITCHBOARD, "init", "my-app"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    root = tmp_path / "my-app"
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
+        "config.yaml", "metadata/actions.graphql", "metadata/actions.yaml", "metadata/version.yaml", "webhook.py",
+    ]  # fmt: skip
+    again = subprocess.run([SWITCHBOARD, "init", "my-app"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert again.returncode == 2 and "my-app already exists and is not empty" in again.stderr
+    hook_port = free_port()
+    (root / "webhook.py").write_text((root / "webhook.py").read_text().replace("port=3000", f"port={hook_port}"))
+    hook = subprocess.Popen([sys.executable, str(root / "webhook.py")])
+    server = ServerProcess(tmp_path, env={**os.environ, "ACTION_BASE_URL": f"http://127.0.0.1:{hook_port}"})
+    try:
+        ok(server, "metadata", "apply", str(root))  # the project directory stands for its metadata/
+        assert server.query("get_inconsistent_metadata", {})["is_consistent"] is True
+        for _ in range(100):
+            answer = server.query("run_action", {"name": "hello", "input": {"name": "Ann"}}, {"X-Hasura-Role": "user"})
+            if answer.get("code") != "unexpected":  # the webhook is still starting
+                break
+            time.sleep(0.05)
+        assert answer == {"output": {"greeting": "Hello, Ann!"}}
+        ok(server, "metadata", "export", str(root))
+        assert "no changes" in ok(server, "metadata", "apply", str(root))
+    finally:
+        server.stop()
+        hook.terminate()
+        hook.wait(timeout=10)
