@@ -51,7 +51,9 @@ custom_types:
   scalars: []
 """,
     "webhook.py": '''\
-"""The example action's handler: Hasura's webhook contract, on http://127.0.0.1:3000."""
+"""The example action's handler: Hasura's webhook contract, on http://127.0.0.1:3000 (or $PORT)."""
+
+import os
 
 from aiohttp import web
 
@@ -66,7 +68,7 @@ async def hello(request: web.Request) -> web.Response:
 
 app = web.Application()
 app.add_routes(routes)
-web.run_app(app, host="127.0.0.1", port=3000, print=None)
+web.run_app(app, host="127.0.0.1", port=int(os.environ.get("PORT", "3000")), print=None)
 ''',
 }
 

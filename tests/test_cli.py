@@ -651,8 +651,7 @@ def test_init_makes_a_project_that_applies_and_runs(tmp_path: Path) -> None:
     again = subprocess.run([SWITCHBOARD, "init", "my-app"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert again.returncode == 2 and "my-app already exists and is not empty" in again.stderr
     hook_port = free_port()
-    (root / "webhook.py").write_text((root / "webhook.py").read_text().replace("port=3000", f"port={hook_port}"))
-    hook = subprocess.Popen([sys.executable, str(root / "webhook.py")])
+    hook = subprocess.Popen([sys.executable, str(root / "webhook.py")], env={**os.environ, "PORT": str(hook_port)})
     server = ServerProcess(tmp_path, env={**os.environ, "ACTION_BASE_URL": f"http://127.0.0.1:{hook_port}"})
     try:
         ok(server, "metadata", "apply", str(root))  # the project directory stands for its metadata/

@@ -1,5 +1,6 @@
-"""The README, followed as a new user follows it: its examples run top to bottom against a real
-`switchboard serve` and answer what the README shows (tests/walkthrough.py says how). And the
+"""The README and the documentation's pages, followed as a new user follows them: their examples run
+top to bottom against a real `switchboard serve` and answer what they show (tests/walkthrough.py
+says how). And the
 walkthrough runner itself: a broken example fails."""
 
 from __future__ import annotations
@@ -7,17 +8,36 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.walkthrough import Step, blocks, matches, steps, walk
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def pages() -> list[Path]:
+    """The documentation's pages in the order of mkdocs.yml's nav: the walkthrough's order."""
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    return [ROOT / "docs" / next(iter(entry.values())) for entry in nav]
 
 
 def test_the_readme_runs_as_pasted(tmp_path: Path) -> None:
     ran, failures = walk(README.read_text(encoding="utf-8"), tmp_path)
     if failures:
         pytest.fail(failures[0], pytrace=False)
-    assert ran > 50
+    assert ran > 10
+
+
+def test_the_documentation_runs_as_pasted(tmp_path: Path) -> None:
+    """Every page, in the navigation's order, in one session on one server, as a reader follows
+    the walkthrough from Operations on."""
+    documents = [(str(page.relative_to(ROOT)), page.read_text(encoding="utf-8")) for page in pages()]
+    assert sorted(p.name for p in pages()) == sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    ran, failures = walk(documents, tmp_path)
+    if failures:
+        pytest.fail(failures[0], pytrace=False)
+    assert ran > 80
 
 
 BROKEN = """\
@@ -61,7 +81,7 @@ def test_a_broken_example_fails(tmp_path: Path) -> None:
         "README line 14",  # a command that fails
         "README line 17",  # another output than the one shown
     ]
-    assert '--- the README shows (exit status 0):\n{"version":3,"sources":[],"actions":[]}' in failures[1]
+    assert '--- the document shows (exit status 0):\n{"version":3,"sources":[],"actions":[]}' in failures[1]
     assert '--- it answered (exit status 0):\n{"version":3,"sources":[]}' in failures[1]
     assert walk(BROKEN, tmp_path / "again")[1] == failures[:1]  # the test stops at the first
 

@@ -8,7 +8,7 @@ never run.
 * A line `switchboard serve [args]` starts a real server (tests/processes.py) with the session's
   environment and directory, as the reader's `export` lines and `cd` left them.
 * `localhost:8080` / `127.0.0.1:8080` (the server) and `localhost:3000` / `127.0.0.1:3000` /
-  `port=3000` (the example webhook) become free ports, so runs never collide.
+  `port=3000` / `PORT=3000` (the example webhook) become free ports, so runs never collide.
 * Comment lines right after a command (no blank line between) are its expected output; other
   comments are prose. In the expected output `...` stands for anything, a timestamp or a uuid (or
   `0f5c6a1e-...`) for any timestamp or uuid, and two or more spaces for any run of spaces (table
@@ -50,7 +50,7 @@ STEP_TIMEOUT = 60.0
 
 @dataclass
 class Step:
-    line: int  # of the README, 1-based
+    line: int  # of the document, 1-based
     command: str
     expected: list[str] | None = None
     status: int = 0
@@ -212,33 +212,37 @@ def _error_body(output: str) -> bool:
     return isinstance(answer, dict) and {"error", "code"} <= set(answer)
 
 
-def walk(markdown: str, directory: Path, keep_going: bool = False) -> tuple[int, list[str]]:
-    """Run the document's examples in `directory`: (commands run, reports of those that failed:
-    README line, command, the answer shown and the answer given). Stops at the first failure
-    unless `keep_going`."""
+def walk(
+    markdown: str | list[tuple[str, str]], directory: Path, keep_going: bool = False
+) -> tuple[int, list[str]]:
+    """Run the examples of a document (or of several, `[(name, text)]`, one after another in the
+    same session) in `directory`: (commands run, reports of those that failed: document and
+    line, command, the answer shown and the answer given). Stops at the first failure unless
+    `keep_going`."""
+    documents = [("README", markdown)] if isinstance(markdown, str) else markdown
     port, webhook_port = free_port(), free_port()
-    text = re.sub(r"\b(localhost|127\.0\.0\.1):8080\b", rf"\1:{port}", markdown)
-    text = re.sub(r"\b(localhost|127\.0\.0\.1):3000\b", rf"\1:{webhook_port}", text)
-    text = re.sub(r"\bport=3000\b", f"port={webhook_port}", text)
     reader, scratch = directory / "reader", directory / "scratch"
     reader.mkdir(parents=True)
     scratch.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
     # The reader's virtualenv is active: its python3 and switchboard come first.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # The CLI's default endpoint is the reader's server (http://127.0.0.1:8080), here another port.
+    env["SWITCHBOARD_ENDPOINT"] = f"http://127.0.0.1:{port}"
     shell = Shell(reader, scratch, env)
     server: ServerProcess | None = None
     ran, failures = 0, []
     try:
-        for first, block in blocks(text):
-            for step in steps(first, block):
-                ran += 1
-                try:
-                    server = _run(step, shell, server, scratch, port, webhook_port)
-                except AssertionError as exc:
-                    failures.append(str(exc))
-                    if not keep_going or isinstance(exc, Stuck):
-                        return ran, failures
+        for name, document in documents:
+            for first, block in blocks(_local(document, port, webhook_port)):
+                for step in steps(first, block):
+                    ran += 1
+                    try:
+                        server = _run(name, step, shell, server, scratch, port, webhook_port)
+                    except AssertionError as exc:
+                        failures.append(str(exc))
+                        if not keep_going or isinstance(exc, Stuck):
+                            return ran, failures
     finally:
         if server is not None:
             server.stop()
@@ -246,11 +250,18 @@ def walk(markdown: str, directory: Path, keep_going: bool = False) -> tuple[int,
     return ran, failures
 
 
+def _local(text: str, port: int, webhook_port: int) -> str:
+    """The document with the server's and the webhook's ports made this run's."""
+    text = re.sub(r"\b(localhost|127\.0\.0\.1):8080\b", rf"\1:{port}", text)
+    text = re.sub(r"\b(localhost|127\.0\.0\.1):3000\b", rf"\1:{webhook_port}", text)
+    return re.sub(r"\b(port|PORT)=3000\b", rf"\1={webhook_port}", text)
+
+
 def _run(
-    step: Step, shell: Shell, server: ServerProcess | None, scratch: Path, port: int, webhook_port: int
+    name: str, step: Step, shell: Shell, server: ServerProcess | None, scratch: Path, port: int, webhook_port: int
 ) -> ServerProcess | None:
     """Run one step; answers the server (started by this step when it is `switchboard serve`)."""
-    where = f"README line {step.line}: {step.command}"
+    where = f"{name} line {step.line}: {step.command}"
     serve = SERVE.match(step.command.strip())
     if serve:
         assert server is None, f"{where}: a second server"
@@ -264,7 +275,7 @@ def _run(
     if step.command.rstrip().endswith("&"):
         assert _listening(webhook_port, 30), f"{where}: nothing listens on the webhook's port"
     report = (
-        f"{where}\n--- the README shows (exit status {step.status}):\n"
+        f"{where}\n--- the document shows (exit status {step.status}):\n"
         + "\n".join(step.expected or [])
         + f"\n--- it answered (exit status {status}):\n{output}"
     )
@@ -277,13 +288,15 @@ def _run(
 
 
 if __name__ == "__main__":
-    # python -m tests.walkthrough [README.md]: every example that does not answer as shown, to
-    # update the README after a change (the test stops at the first).
+    # python -m tests.walkthrough [FILE.md ...]: every example that does not answer as shown (the
+    # files in one session, in order), to update the documents after a change (the test stops at
+    # the first).
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch_dir:
-        source = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
-        count, failed = walk(source.read_text(encoding="utf-8"), Path(scratch_dir), keep_going=True)
+        sources = [Path(arg) for arg in sys.argv[1:]] or [Path("README.md")]
+        texts = [(str(source), source.read_text(encoding="utf-8")) for source in sources]
+        count, failed = walk(texts, Path(scratch_dir), keep_going=True)
     print("\n\n".join(failed))
     print(f"{count} commands, {len(failed)} not as shown")
     sys.exit(1 if failed else 0)
