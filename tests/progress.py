@@ -16,7 +16,16 @@ from typing import Any
 import pytest
 
 # Worst first: a test's outcome is the worst of its setup, call and teardown reports.
-_OUTCOMES = ("error", "failed", "skipped", "passed")
+_OUTCOMES = ("error", "failed", "xpassed", "skipped", "xfailed", "passed")
+
+
+def _outcome(report: pytest.TestReport) -> str:
+    """The report's outcome as pytest's summary names it (an xfail is no plain skip)."""
+    if report.failed and report.when != "call":
+        return "error"
+    if hasattr(report, "wasxfail"):
+        return "xpassed" if report.passed else "xfailed"
+    return report.outcome
 
 
 class FileProgress:
@@ -46,14 +55,14 @@ class FileProgress:
         # The file lines replace the dots (and F, s, E letters) at the default verbosity.
         if self.config.get_verbosity() > 0:
             return None
-        category = "error" if report.failed and report.when != "call" else report.outcome
+        category = _outcome(report)
         if report.when == "call" or report.outcome != "passed":
             return category, "", category.upper()
         return "", "", ""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.outcome != "passed":
-            outcome = "error" if report.failed and report.when != "call" else report.outcome
+        if report.outcome != "passed" or hasattr(report, "wasxfail"):
+            outcome = _outcome(report)
             previous = self.outcome.get(report.nodeid, "passed")
             self.outcome[report.nodeid] = min(outcome, previous, key=_OUTCOMES.index)
         if report.when != "teardown":

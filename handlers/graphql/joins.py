@@ -8,7 +8,7 @@ JSON object can hold, where `shape` (plan.py) finds them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,19 +32,48 @@ _DIRECTIONS = {
 
 
 async def attach(op: Any, node: Node, value: Any) -> Any:
-    """`value` (an answer of `node`'s type, an object or a list of them) with the rows of each
-    relationship field `node` selects attached; untouched when it selects none."""
-    related = {r.name: r for r in op.role.relations.get(node.type_name, ())}
-    wanted = [child for child in node.children or () if child.name in related]
-    if not wanted or value is None:
+    """`value` (an answer of `node`'s type: an object, or lists of them) with the rows of each
+    relationship field `node` selects attached, on nested objects too; untouched when it selects
+    none. The objects of one level are gathered first, so a relationship costs one query
+    whatever their number."""
+    if value is None or not node.children:
         return value
-    objects = [dict(item) for item in (value if isinstance(value, list) else [value]) if isinstance(item, dict)]
-    for child in wanted:
-        await _join(op, related[child.name], child, objects)
+    objects = [dict(item) for item in _objects(value)]
+    if not objects:
+        return value
+    related = {r.name: r for r in op.role.relations.get(node.type_name, ())}
+    changed = False
+    for child in node.children:
+        if child.name in related:
+            await _join(op, related[child.name], child, objects)
+            changed = True
+        elif child.children:
+            inner = [obj.get(child.name) for obj in objects]
+            attached = await attach(op, child, inner)
+            if attached is not inner:
+                for obj, nested in zip(objects, attached, strict=True):
+                    if child.name in obj:
+                        obj[child.name] = nested
+                changed = True
+    return _put_back(value, iter(objects)) if changed else value
+
+
+def _objects(value: Any) -> Iterator[dict[str, Any]]:
+    """The objects of an answer, in order, however deep in lists."""
+    if isinstance(value, dict):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _objects(item)
+
+
+def _put_back(value: Any, objects: Iterator[dict[str, Any]]) -> Any:
+    """`value` with each of its objects (in `_objects`' order) replaced by the next of `objects`."""
+    if isinstance(value, dict):
+        return next(objects)
     if isinstance(value, list):
-        found = iter(objects)
-        return [next(found) if isinstance(item, dict) else item for item in value]
-    return objects[0]
+        return [_put_back(item, objects) for item in value]
+    return value
 
 
 def _key(row: dict[str, Any], names: Iterable[str]) -> tuple[str, ...] | None:
