@@ -1,4 +1,5 @@
-"""Screenshots of the console's main pages, for the README: docs/console/*.png.
+"""Screenshots of the console's main pages, for the docs: docs/console/*.png, and the same pages
+on a phone (390 px wide): docs/console/phone-*.png.
 
     python scripts/console_screenshots.py [--out docs/console]
 
@@ -45,8 +46,8 @@ TYPES = {
 }
 
 
-def seed(server: ServerProcess, webhook: Webhook, directory: Path) -> None:
-    """A small shop: what the screenshots show."""
+def seed(server: ServerProcess, webhook: Webhook, directory: Path) -> str:
+    """A small shop: what the screenshots show. The uuid of create_user's public link."""
     shop = directory / "shop.db"
     with sqlite3.connect(shop) as db:
         db.execute("CREATE TABLE prices (id INTEGER PRIMARY KEY, price REAL NOT NULL)")
@@ -81,13 +82,14 @@ def seed(server: ServerProcess, webhook: Webhook, directory: Path) -> None:
             {"type": "create_action_permission", "args": {"action": "set_price", "role": "manager"}},
         ],
     )  # fmt: skip
-    q("create_action_public_link", {"action": "create_user"})
+    link = q("create_action_public_link", {"action": "create_user"})["uuid"]
     q("update_action", {"name": "set_price", "comment": "changes one product's price", "definition": {
         "sql": {"source": "shop", "statement": "UPDATE prices SET price = {{price}} WHERE id = {{id}} RETURNING price"},
         "arguments": [{"name": "id", "type": "Int!"}, {"name": "price", "type": "Float!"}]}})  # fmt: skip
     for month in ("2026-08", "2026-09", "2026-10"):
         q("run_action", {"name": "send_report", "input": {"month": month}})
     time.sleep(1.5)  # the async runs finish
+    return str(link)
 
 
 def shoot(page: Page, url: str, path: Path, before: Any = None) -> None:
@@ -109,7 +111,7 @@ def main() -> None:
         webhook = Webhook()
         server = ServerProcess(Path(tmp), admin_secret=SECRET, audit_sync_runs="true")
         try:
-            seed(server, webhook, Path(tmp))
+            link = seed(server, webhook, Path(tmp))
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1200, "height": 720})
@@ -150,6 +152,41 @@ def main() -> None:
                     page.wait_for_selector(".diff-view")
 
                 shoot(page, base + "history", out / "history.png", diff)
+
+                def graphiql(page: Page) -> None:  # "Try in GraphiQL" from create_user, run as the role user
+                    page.wait_for_selector(".graphiql-container .CodeMirror")
+                    variables = '{"user": {"email": "ada@example.com", "name": "Ada"}, "plan": "PRO"}'
+                    page.locator(".graphiql-editor-tool .CodeMirror").first.evaluate(
+                        "(el, text) => el.CodeMirror.setValue(text)", variables
+                    )
+                    page.wait_for_timeout(300)
+                    page.click(".graphiql-execute-button")
+                    page.wait_for_selector(".result-window .CodeMirror-line >> text=ada@example.com")
+
+                shoot(page, base + "graphiql?action=create_user&role=user", out / "graphiql.png", graphiql)
+
+                # A phone: 390 px wide (an iPhone 12 to 15), the same tab's credentials.
+                phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+                small = phone.new_page()
+                small.goto(f"{server.url}/console/")
+                small.wait_for_selector("main[data-page=signin]")
+                small.fill("input[name=credential]", SECRET)
+                small.click("button[type=submit]")
+                small.wait_for_selector("main[data-page=actions][data-ready=true]")
+
+                shoot(small, base + "actions", out / "phone-actions.png")
+                shoot(small, base + "actions/create_user/run", out / "phone-run.png", run_it)
+                shoot(small, base + "runs", out / "phone-runs.png", open_run)
+
+                # The public form of create_user's link, as anyone who has the link sees it.
+                def fill_public(page: Page) -> None:
+                    page.fill("[data-path='$.args.input.user.email'] input", "ada@example.com")
+                    page.fill("[data-path='$.args.input.user.name'] input", "Ada")
+
+                public = f"{server.url}/public/action/{link}"
+                shoot(small, public, out / "phone-public.png", fill_public)
+                shoot(page, public, out / "public.png", fill_public)
+                phone.close()
                 browser.close()
         finally:
             server.stop()

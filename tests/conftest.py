@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -25,15 +26,67 @@ from tests.processes import free_port
 from tests.progress import FileProgress
 from tests.webhook import Webhook
 
+# The console's browser fixtures, shared by every tests/test_console*.py module.
+pytest_plugins = ["tests.console_fixtures"]
+
+# Proxy variables of the developer's environment would take the requests of the servers under test
+# (and of the test clients) to servers on loopback; tests of proxies (test_proxies.py) set their own.
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """A line per test file as it finishes (tests/progress.py), on the process that reports."""
+    for name in PROXY_VARIABLES:
+        os.environ.pop(name, None)
+        os.environ.pop(name.upper(), None)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(FileProgress(config), "file-progress")
 
 
 PG_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Most tests run on PostgreSQL too: without it the session stops at once with one line saying
+    how to start it, instead of a traceback per test. Checked by the controller before xdist
+    starts its workers (they skip it)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    problem = _postgres_problem(PG_URL)
+    if problem is not None:
+        # pytest prints the reason of an exit on stderr, and its terminal report would repeat it:
+        # the one line is the whole report.
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            session.config.pluginmanager.unregister(reporter)
+        pytest.exit(problem, returncode=1)
+
+
+def _postgres_problem(url: str) -> str | None:
+    """Why the tests cannot use the PostgreSQL server at `url`, or None when they can."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    how = (
+        "start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, "
+        "or set SWITCHBOARD_TEST_POSTGRES_URL to the URL of one (postgresql://user@host:port/postgres)"
+    )
+
+    async def connect() -> None:
+        conn = await asyncpg.connect(url, timeout=10)
+        await conn.close()
+
+    try:
+        asyncio.run(connect())
+    except (OSError, TimeoutError) as exc:
+        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else str(exc) or type(exc).__name__
+        return f"PostgreSQL at {where} is not reachable ({reason}); the tests need it: {how}"
+    except Exception as exc:  # reachable, but refusing: authentication, a missing database
+        return (
+            f"PostgreSQL at {where} refused the tests' connection ({exc}); set SWITCHBOARD_TEST_POSTGRES_URL "
+            "to a URL it accepts, of a role that may create databases (the tests make their own)"
+        )
+    return None
 
 
 def _pg_admin(sql: str) -> None:

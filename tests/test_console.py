@@ -1,68 +1,27 @@
 """The console in a real browser: Debian's Chromium, driven by Playwright, against `switchboard
-serve` (a real uvicorn) and a real webhook server. One browser and one server for the module;
-each test has its own browser context (so its own sessionStorage: a fresh sign-in) and its own
-action names.
+serve` (a real uvicorn) and a real webhook server. One browser and one server per module
+(tests/console_fixtures.py); each test has its own browser context (so its own sessionStorage: a
+fresh sign-in) and its own action names.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.console_fixtures import SECRET
 from tests.processes import ServerProcess
 from tests.webhook import Webhook
 
-CHROMIUM = os.environ.get("SWITCHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-SECRET = "console-secret"
-# One worker runs the whole module, so it starts one browser and one server (pyproject: loadgroup).
+# One worker runs every console module (pyproject: loadgroup); tests/console_fixtures.py holds
+# the browser, server and webhook fixtures.
 pytestmark = pytest.mark.xdist_group("console")
-
-
-@pytest.fixture(scope="module")
-def hook() -> Iterator[Webhook]:
-    webhook = Webhook()
-    yield webhook
-    webhook.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("console"), admin_secret=SECRET, audit_sync_runs="true")
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert not errors, f"the page threw: {errors}"
 
 
 def query(server: ServerProcess, type_: str, args: Any = None) -> Any:
@@ -75,6 +34,10 @@ def field(page: Page, path: str, inner: str = "input") -> Any:
 
 def field_error(page: Page, path: str) -> Any:
     return page.locator(f"[data-path='{path}'] > .field-error")
+
+
+def field_details(page: Page, path: str) -> Any:
+    return page.locator(f"[data-path='{path}'] > .error-details")
 
 
 def sign_in(page: Page, server: ServerProcess) -> None:
@@ -122,7 +85,12 @@ def test_sign_in_keeps_the_secret_for_the_tab_only(browser: Browser, page: Page,
     expect(page.locator("main[data-page=signin]")).to_be_visible()
     page.fill("input[name=credential]", "wrong")
     page.click("button:text('Sign in')")
-    expect(field_error(page, "$credential")).to_have_text("invalid x-hasura-admin-secret/x-hasura-access-key")
+    # One plain sentence at the field, the server's words in its details line; nothing else.
+    expect(field_error(page, "$credential")).to_have_text("The server does not accept this admin secret.")
+    expect(field_details(page, "$credential")).to_contain_text("invalid x-hasura-admin-secret/x-hasura-access-key")
+    expect(page.get_by_text("The server does not accept this admin secret.")).to_have_count(1)
+    expect(page.locator(".banner.error")).to_have_count(0)
+    expect(page.locator("input[name=credential]")).to_be_focused()
     page.fill("input[name=credential]", SECRET)
     page.click("button:text('Sign in')")
     expect(page.locator("main[data-page=actions][data-ready=true]")).to_be_visible()
@@ -145,7 +113,7 @@ def test_sign_in_with_an_api_key(page: Page, server: ServerProcess) -> None:
     page.select_option("[data-path='$method'] select", "api_key")
     page.fill("input[name=credential]", "sb_not-a-key")
     page.click("button:text('Sign in')")
-    expect(field_error(page, "$credential")).to_have_text("invalid x-api-key")
+    expect(field_error(page, "$credential")).to_have_text("The server does not accept this API key.")
     page.fill("input[name=credential]", created["key"])
     page.click("button:text('Sign in')")
     expect(page.locator("main[data-page=actions][data-ready=true]")).to_be_visible()
@@ -222,7 +190,7 @@ def test_create_grant_run_log_edit_diff_and_roll_back(page: Page, server: Server
     expect(changed.locator(".del")).to_contain_text(f'"handler": "{first}"')
     expect(changed.locator(".add")).to_contain_text(f'"handler": "{second}"')
     page.locator(f"tr[data-version='{before_edit}'] button:text('Roll back to this')").click()
-    dialog = page.locator("[role=dialog]")
+    dialog = page.locator("dialog")
     expect(dialog).to_contain_text(f"Roll back to version {before_edit}?")
     dialog.locator("button:text('Roll back')").click()
     expect(page.locator(".banner.ok")).to_contain_text(f"Rolled back to version {before_edit}")
@@ -244,9 +212,13 @@ def test_refusals_are_shown_at_the_field_they_name(page: Page, server: ServerPro
     page.click("button:text('Create action')")
     error = field_error(page, "$.args.definition.arguments[1].type")
     expect(error).to_contain_text('the type: "Nope" is not defined in custom types')
-    # Only that field shows it; the summary names its path.
+    # Only that field shows it, once; its details line names the code and the path.
     expect(page.locator(".field-error")).to_have_count(1)
-    expect(page.locator(".banner.error .path")).to_have_text("at $.args.definition.arguments[1].type")
+    expect(page.locator(".banner.error")).to_have_count(0)
+    details = field_details(page, "$.args.definition.arguments[1].type")
+    expect(details).to_have_text("invalid-configuration at $.args.definition.arguments[1].type")
+    expect(field(page, "$.args.definition.arguments[1].type")).to_be_focused()
+    expect(field(page, "$.args.definition.arguments[1].type")).to_have_attribute("aria-invalid", "true")
 
     field(page, "$.args.definition.arguments[1].type").fill("Int")
     field(page, "$.args.definition.output_type").fill("Missing")
@@ -256,14 +228,14 @@ def test_refusals_are_shown_at_the_field_they_name(page: Page, server: ServerPro
     field(page, "$.args.definition.output_type").fill("String")
     field(page, "$.args.name").fill("not-a-name")
     page.click("button:text('Create action')")
-    expect(field_error(page, "$.args.name")).to_have_text("not-a-name is not valid GraphQL name")
+    expect(field_error(page, "$.args.name")).to_have_text("not-a-name is not valid GraphQL name.")
     assert query(server, "list_actions", {"search": "refused"})["total"] == 0
 
     # The raw view: the whole definition is the field.
     page.click("button[role=tab]:text('JSON')")
     page.fill("textarea[aria-label='Raw definition']", '{"name": "refused", "definition": {"output_type": "String"}}')
     page.click("button:text('Create action')")
-    expect(field_error(page, "$.args")).to_contain_text('key "handler" not found')
+    expect(field_error(page, "$.args")).to_have_text('Key "handler" not found.')
 
     # A run's input: the value the path points at.
     define(server, "add_one", "Int", arguments=[{"name": "n", "type": "Int!"}])
@@ -334,7 +306,7 @@ def test_nested_inputs_enums_and_dry_runs(page: Page, server: ServerProcess) -> 
     page.select_option("select[name=role]", "clerk")
     page.check("input[name=dry_run]")
     page.click("button:text('Run')")
-    expect(field_error(page, "$.args.dry_run")).to_have_text("dry_run is restricted to admin")
+    expect(field_error(page, "$.args.dry_run")).to_have_text("dry_run is restricted to admin.")
 
 
 def test_custom_types_sources_and_links(page: Page, server: ServerProcess) -> None:
@@ -358,7 +330,7 @@ def test_custom_types_sources_and_links(page: Page, server: ServerProcess) -> No
     page.click("button:text('Save type')")
     expect(page.locator("[data-type=Colour]")).to_contain_text("paint")
     page.locator("[data-type=Colour] button:text('Drop')").click()
-    page.locator("[role=dialog] button:text('Drop type')").click()
+    page.locator("dialog button:text('Drop type')").click()
     expect(page.locator("[data-type=Colour]")).to_have_count(0)
     assert "Colour" not in str(query(server, "export_metadata", {"sections": ["custom_types"]}))
 
@@ -367,7 +339,7 @@ def test_custom_types_sources_and_links(page: Page, server: ServerProcess) -> No
     page.fill("input[name=source_name]", "shop")
     page.fill("input[name=source_url]", "not a url")
     page.click("button:text('Add source') >> nth=1")
-    expect(page.locator(".source-form .banner.error")).to_contain_text("not a database URL")
+    expect(page.locator(".source-form [role=alert]")).to_contain_text("Not a database URL")
     page.fill("input[name=source_url]", "sqlite:///./shop.db")
     page.click(".source-form button[type=submit]")
     expect(page.locator("table.list")).to_contain_text("sqlite:///./shop.db")
@@ -377,7 +349,7 @@ def test_custom_types_sources_and_links(page: Page, server: ServerProcess) -> No
     page.click(".source-form button[type=submit]")
     expect(page.locator("table.list")).to_contain_text("from $SHOP_DATABASE_URL")
     page.click("tr:has-text('shop') button:text('Drop')")
-    page.locator("[role=dialog] button:text('Drop source')").click()
+    page.locator("dialog button:text('Drop source')").click()
     expect(page.locator("p.empty")).to_be_visible()
 
     define(server, "open_door")
@@ -385,13 +357,13 @@ def test_custom_types_sources_and_links(page: Page, server: ServerProcess) -> No
     page.fill("input[name=link_action]", "no_such_action")
     page.click("button:text('Create link')")
     # The server points at its args ($.args): the form's one field.
-    expect(field_error(page, "$.args")).to_have_text('action with name "no_such_action" does not exist')
+    expect(field_error(page, "$.args")).to_have_text('Action with name "no_such_action" does not exist.')
     page.fill("input[name=link_action]", "open_door")
     page.click("button:text('Create link')")
     [link] = query(server, "export_metadata", {"sections": ["public_links"]})["public_links"]
     expect(page.locator("tr:has-text('open_door')")).to_contain_text(link["uuid"])
     page.click("tr:has-text('open_door') button:text('Drop')")
-    page.locator("[role=dialog] button:text('Drop link')").click()
+    page.locator("dialog button:text('Drop link')").click()
     expect(page.locator("tr:has-text('open_door')")).to_have_count(0)
 
 
@@ -419,7 +391,7 @@ def test_actions_are_searched_filtered_and_paged_by_the_server(page: Page, serve
     page.click("a:text('bulk_007')")
     expect(page.locator("main[data-page=action-definition][data-ready=true]")).to_be_visible()
     page.click("button:text('Drop')")
-    page.locator("[role=dialog] button:text('Drop action')").click()
+    page.locator("dialog button:text('Drop action')").click()
     expect(page.locator("main[data-page=actions][data-ready=true]")).to_be_visible()
     assert query(server, "list_actions", {"names": ["bulk_007"]})["total"] == 0
 
@@ -453,7 +425,8 @@ def test_the_raw_yaml_view_edits_an_action(page: Page, server: ServerProcess) ->
     page.click("button[role=tab]:text('YAML')")
     raw.fill("name: [unclosed")
     page.click("button[role=tab]:text('Form')")  # refused: the raw view stays, the error at it
-    expect(field_error(page, "$.args")).to_contain_text("the YAML cannot be read")
+    expect(field_error(page, "$.args")).to_have_text(re.compile(r"^The YAML cannot be read: unexpected end of"))
+    expect(field_details(page, "$.args")).to_contain_text("name: [unclosed")
 
 
 def test_every_console_file_is_package_data() -> None:

@@ -17,8 +17,8 @@ from playwright.sync_api import sync_playwright
 from websockets.exceptions import InvalidStatus
 
 from tests.conftest import ClientFactory, ServeFactory
+from tests.console_fixtures import CHROMIUM, CHROMIUM_ARGS
 from tests.processes import free_port
-from tests.test_console import CHROMIUM, CHROMIUM_ARGS
 from tests.test_graphql import ANSWER, define
 from tests.webhook import Webhook
 

@@ -60,7 +60,7 @@ function Runner({ d, set, sources }) {
       ${sources.map((s) => html`<option value=${s}>${s}</option>`)}
     </select>
   <//>`;
-  return html`<${Fieldset} legend="Runs" path=${D}>
+  return html`<${Fieldset} legend="Handler" path=${D}>
     <div class="choices" role="radiogroup" aria-label="Handler kind">
       ${Object.keys(RUNNERS).map(
         (k) => html`<label><input type="radio" name="handler_kind" value=${k} checked=${kind === k} onChange=${() => choose(k)} /> ${k}</label>`,

@@ -61,10 +61,11 @@ export function ActionPage({ name, tab }) {
     }
   };
 
-  const tabs = html`<nav class="tabs">
-    <a href=${base} class=${tab === "definition" ? "current" : ""}>Definition</a>
-    <a href=${`${base}/run`} class=${tab === "run" ? "current" : ""}>Run</a>
+  const tabs = html`<nav class="tabs" aria-label=${`Action ${name}`}>
+    <a href=${base} class=${tab === "definition" ? "current" : ""} aria-current=${tab === "definition" ? "page" : undefined}>Definition</a>
+    <a href=${`${base}/run`} class=${tab === "run" ? "current" : ""} aria-current=${tab === "run" ? "page" : undefined}>Run</a>
     <a href=${`#/runs?action=${encodeURIComponent(name)}`}>Runs</a>
+    <a href=${`#/graphiql?action=${encodeURIComponent(name)}`}>Try in GraphiQL</a>
   </nav>`;
   return html`<${Page} name=${`action-${tab}`} title=${name} ready=${!!data}
     tools=${html`<button type="button" class="danger" onClick=${() => setDropping(true)}>Drop</button>`}>

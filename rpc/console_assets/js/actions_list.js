@@ -19,7 +19,8 @@ export function handlerKind(definition) {
   return definition.sql ? "sql" : definition.table ? "table" : "webhook";
 }
 
-function runsWhere(definition) {
+// Where an action's handler is: its webhook's URL, its SQL's source, its table.
+function handlerWhere(definition) {
   if (definition.sql) return `sql on ${definition.sql.source}`;
   if (definition.table) return `${definition.table.operation} ${definition.table.table} on ${definition.table.source}`;
   return definition.handler;
@@ -55,6 +56,20 @@ export function listActions(filters, limit) {
   return query("list_actions", args);
 }
 
+// An empty server: what to do first, in the console or from a terminal.
+function FirstSteps() {
+  return html`<section class="first-steps" aria-labelledby="first-steps">
+    <h2 id="first-steps">No action yet: first steps</h2>
+    <ol>
+      <li><a href="#/types">Create a custom type</a> for what an action takes or answers (an input object, an object), or use the built-in scalars (String, Int…).</li>
+      <li><a href="#/create-action">Create an action</a>: its arguments, its output type, and its handler (a webhook URL, SQL on a data source, or a table row).</li>
+      <li>Give roles a <a href="#/permissions">permission</a> to run it, and run it from its page.</li>
+    </ol>
+    <p>Or from a terminal, as a Hasura project: <code>switchboard init my-app</code> lays out a project with an example
+      action and its webhook, and <code>switchboard metadata apply my-app</code> applies it to this server.</p>
+  </section>`;
+}
+
 export function ActionsList() {
   const [filters, setFilters] = useState(NO_FILTERS);
   const search = useSettled(filters.search);
@@ -67,22 +82,23 @@ export function ActionsList() {
     <${ActionFilters} filters=${filters} setFilters=${setFilters} roles=${roles.data && roles.data.roles} />
     <${ErrorBanner} error=${list.error} />
     ${data &&
-    html`<table class="list">
-        <thead><tr><th>Name</th><th>Type</th><th>Kind</th><th>Runs</th><th>Roles</th><th>Comment</th></tr></thead>
+    html`${data.actions.length > 0 && html`<table class="list">
+        <thead><tr><th>Name</th><th>Type</th><th>Kind</th><th>Handler</th><th>Roles</th><th>Comment</th></tr></thead>
         <tbody>
           ${data.actions.map(
             (a) => html`<tr key=${a.name}>
               <td><a href=${`#/actions/${encodeURIComponent(a.name)}`}>${a.name}</a></td>
               <td>${a.definition.type}</td>
               <td>${a.definition.kind || "synchronous"}</td>
-              <td><span class="tag">${handlerKind(a.definition)}</span> <span class="muted">${runsWhere(a.definition)}</span></td>
+              <td><span class="tag">${handlerKind(a.definition)}</span> <span class="muted">${handlerWhere(a.definition)}</span></td>
               <td>${(a.permissions || []).map((p) => html`<span class="tag role">${p.role}</span> `)}</td>
               <td class="muted">${a.comment || ""}</td>
             </tr>`,
           )}
         </tbody>
-      </table>
-      ${data.total === 0 && html`<p class="empty">No action matches.</p>`}
+      </table>`}
+      ${data.total === 0 &&
+      (JSON.stringify(settled) === JSON.stringify(NO_FILTERS) ? html`<${FirstSteps} />` : html`<p class="empty">No action matches.</p>`)}
       <${Pager} offset=${filters.offset} limit=${LIMIT} total=${data.total} shown=${data.actions.length}
         onChange=${(offset) => setFilters({ ...filters, offset })} />`}
   <//>`;

@@ -4,8 +4,8 @@
 // How a person may sign in: each method is a header carrying what they typed. Adding one (an
 // API key, say) is one more entry here.
 export const SIGN_IN_METHODS = [
-  { id: "admin_secret", label: "Admin secret", header: "x-hasura-admin-secret" },
-  { id: "api_key", label: "API key", header: "x-api-key" },
+  { id: "admin_secret", label: "Admin secret", noun: "admin secret", header: "x-hasura-admin-secret" },
+  { id: "api_key", label: "API key", noun: "API key", header: "x-api-key" },
 ];
 
 const STORAGE_KEY = "switchboard.credentials";
@@ -41,6 +41,11 @@ export class ApiError extends Error {
     this.path = (body && body.path) || "$";
     this.code = (body && body.code) || "unexpected";
   }
+}
+
+// The headers of a call with the signed-in credentials, as `role` (none: as admin).
+export function credentialHeaders(role) {
+  return headersFor(current, role);
 }
 
 function headersFor(credentials, role) {

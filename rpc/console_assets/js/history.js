@@ -107,7 +107,7 @@ export function History() {
     ${notice && html`<${Notice}>${notice}</${Notice}>`}
     <p class="muted">Pick two versions (from, to) to see what changed between them.</p>
     <table class="list history">
-      <thead><tr><th>From</th><th>To</th><th>Version</th><th>Time</th><th>Operation</th><th>Who</th><th></th></tr></thead>
+      <thead><tr><th>From</th><th>To</th><th>Version</th><th>Time</th><th>Operation</th><th>Who</th><th><span class="sr-only">Roll back</span></th></tr></thead>
       <tbody>${versions.map(
         (v) => html`<tr key=${v.resource_version} data-version=${v.resource_version}>
           <td><input type="radio" name="from" aria-label=${`from version ${v.resource_version}`} checked=${from === v.resource_version} onChange=${() => setFrom(v.resource_version)} /></td>

@@ -20,11 +20,12 @@ export function typeIndex(types) {
 
 const NUMBERS = { Int: "1", Float: "any" };
 
+// A legend's name, marked when required (a field's label is marked by Field's `required`).
 function Label({ label, type }) {
   return html`${label}${!type.nullable && html`<span class="required" title="required"> *</span>`}`;
 }
 
-function JsonScalar({ value, onChange, path, label, type, name }) {
+function JsonScalar({ value, onChange, path, label, type, name, placeholder }) {
   const [text, setText] = useState(value === undefined ? "" : JSON.stringify(value));
   const input = (e) => {
     const t = e.target.value;
@@ -36,39 +37,40 @@ function JsonScalar({ value, onChange, path, label, type, name }) {
       onChange(t); // not JSON: a plain string, as most custom scalars (dates, ids) are
     }
   };
-  return html`<${Field} label=${html`<${Label} label=${label} type=${type} />`} path=${path} hint=${`${name}: JSON, or plain text for a string`}>
-    <textarea class="code" rows="2" aria-label=${label} value=${text} onInput=${input}></textarea>
+  return html`<${Field} label=${label} required=${!type.nullable} path=${path} hint=${`${name}: JSON, or plain text for a string`}>
+    <textarea class="code" rows="2" value=${text} placeholder=${placeholder} onInput=${input}></textarea>
   <//>`;
 }
 
-function Scalar({ type, value, onChange, path, label, types, description }) {
+function Scalar({ type, value, onChange, path, label, types, description, placeholder }) {
   const name = type.name;
-  const labelled = html`<${Label} label=${label} type=${type} />`;
+  const field = { label, path, hint: description, required: !type.nullable };
   const enumType = types.enums[name];
   if (enumType)
-    return html`<${Field} label=${labelled} path=${path} hint=${description}>
-      <select aria-label=${label} value=${value ?? ""} onChange=${(e) => onChange(e.target.value || undefined)}>
+    return html`<${Field} ...${field}>
+      <select value=${value ?? ""} onChange=${(e) => onChange(e.target.value || undefined)}>
         <option value="">${type.nullable ? "(none)" : "choose…"}</option>
         ${enumType.values.map((v) => html`<option value=${v.value}>${v.value}</option>`)}
       </select>
     <//>`;
   if (name === "Boolean")
-    return html`<${Field} label=${labelled} path=${path} hint=${description}>
-      <select aria-label=${label} value=${value === undefined ? "" : String(value)}
+    return html`<${Field} ...${field}>
+      <select value=${value === undefined ? "" : String(value)}
         onChange=${(e) => onChange(e.target.value === "" ? undefined : e.target.value === "true")}>
         <option value="">${type.nullable ? "(none)" : "choose…"}</option><option value="true">true</option><option value="false">false</option>
       </select>
     <//>`;
   if (name in NUMBERS)
-    return html`<${Field} label=${labelled} path=${path} hint=${description}>
-      <input type="number" step=${NUMBERS[name]} aria-label=${label} value=${value ?? ""}
+    return html`<${Field} ...${field}>
+      <input type="number" step=${NUMBERS[name]} value=${value ?? ""} placeholder=${placeholder}
         onInput=${(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />
     <//>`;
   if (name === "String" || name === "ID")
-    return html`<${Field} label=${labelled} path=${path} hint=${description}>
-      <input aria-label=${label} value=${value ?? ""} onInput=${(e) => onChange(e.target.value === "" ? undefined : e.target.value)} />
+    return html`<${Field} ...${field}>
+      <input value=${value ?? ""} placeholder=${placeholder} onInput=${(e) => onChange(e.target.value === "" ? undefined : e.target.value)} />
     <//>`;
-  return html`<${JsonScalar} value=${value} onChange=${onChange} path=${path} label=${label} type=${type} name=${name} />`;
+  return html`<${JsonScalar} value=${value} onChange=${onChange} path=${path} label=${label} type=${type} name=${name}
+    placeholder=${placeholder} />`;
 }
 
 export function InputValue(props) {
@@ -99,4 +101,13 @@ export function InputValue(props) {
     <//>`;
   }
   return html`<${Scalar} ...${props} />`;
+}
+
+// run_action points a missing argument (or input object field) at what holds it
+// ($.args.input); the field to say so at (`at`) is the missing one's ($.args.input.email).
+export function inputError(status, body) {
+  const error = { status, message: body.error, code: body.code, path: body.path };
+  const missing = /^missing required (?:argument|field) "([^"]+)"/.exec(body.error || "");
+  if (missing && body.path && body.path.startsWith("$.args.input")) error.at = `${body.path}.${missing[1]}`;
+  return error;
 }

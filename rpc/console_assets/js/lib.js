@@ -1,12 +1,14 @@
 // The console's component library: preact with hooks, and htm templates (no build step).
-import { h, render } from "../vendor/preact.js";
+import { cloneElement, h, render, toChildArray } from "../vendor/preact.js";
 import htm from "../vendor/htm.js";
 
-export { render };
+export { cloneElement, render, toChildArray };
 export const html = htm.bind(h);
 export {
   useContext,
   useEffect,
+  useId,
+  useLayoutEffect,
   useRef,
   useState,
 } from "../vendor/preact-hooks.js";

@@ -1,4 +1,5 @@
-// Public links: anyone with a link may run its action, with no credentials, as the public role.
+// Public links: anyone with a link may run its action, with no credentials, as the public role:
+// through the API, or by filling in its form at /public/action/<uuid>.
 import { query } from "./api.js";
 import { html, useState } from "./lib.js";
 import { Confirm, ErrorBanner, ErrorForm, Field, Notice, Page, useLoad } from "./ui.js";
@@ -48,11 +49,11 @@ export function PublicLinks() {
     ${notice && html`<${Notice}>${notice}</${Notice}>`}
     ${loaded.data &&
     html`<table class="list">
-      <thead><tr><th>Action</th><th>Link</th><th>Run it</th><th></th></tr></thead>
+      <thead><tr><th>Action</th><th>Link</th><th>Run it</th><th><span class="sr-only">Drop</span></th></tr></thead>
       <tbody>${links.map(
         (l) => html`<tr key=${l.action}>
           <td><a href=${`#/actions/${encodeURIComponent(l.action)}`}>${l.action}</a></td>
-          <td><code>${l.uuid}</code></td>
+          <td><code>${l.uuid}</code><br /><a href=${`/public/action/${l.uuid}`} target="_blank" rel="noopener">Its form</a></td>
           <td><code class="small">${curl(l.uuid)}</code></td>
           <td class="actions"><button type="button" class="danger" onClick=${() => setDropping(l)}>Drop</button></td>
         </tr>`,

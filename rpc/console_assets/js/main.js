@@ -10,6 +10,7 @@ import { Sources } from "./sources.js";
 import { PublicLinks } from "./links.js";
 import { Runs } from "./runs.js";
 import { History } from "./history.js";
+import { GraphiQLPage } from "./graphiql_page.js";
 import { ErrorBanner } from "./ui.js";
 
 const NAV = [
@@ -20,6 +21,7 @@ const NAV = [
   ["links", "Public links"],
   ["runs", "Runs"],
   ["history", "History"],
+  ["graphiql", "GraphiQL"],
 ];
 
 function route(hash) {
@@ -56,26 +58,40 @@ function Content({ parts }) {
       return html`<${Runs} />`;
     case "history":
       return html`<${History} />`;
+    case "graphiql":
+      return html`<${GraphiQLPage} key=${window.location.hash} />`;
     default:
       return html`<main data-page="missing" data-ready="true"><h1>No such page</h1><a href="#/actions">Actions</a></main>`;
   }
 }
 
+// The navigation: a sidebar; on a narrow screen (a phone) a bar whose Menu button opens it.
 function Shell({ open, onSignOut }) {
-  const parts = route(useHash());
+  const hash = useHash();
+  const parts = route(hash);
   const method = signedInWith();
+  const [menu, setMenu] = useState(false);
+  useEffect(() => setMenu(false), [hash]);
+  const section = parts[0] || "actions";
   return html`<div class="shell">
-    <nav class="sidebar">
-      <a class="brand" href="#/actions">Switchboard</a>
-      ${NAV.map(
-        ([id, label]) =>
-          html`<a href="#/${id}" class=${(parts[0] || "actions") === id ? "current" : ""} data-nav=${id}>${label}</a>`,
-      )}
-      <div class="who">
-        ${open
-          ? html`<span title="The server has no admin secret: anyone who reaches it is admin">No admin secret set</span>`
-          : html`<span>Signed in with ${method ? method.label.toLowerCase() : "credentials"}</span>
-              <button type="button" class="link" onClick=${onSignOut}>Sign out</button>`}
+    <nav class="sidebar" aria-label="Console">
+      <div class="bar">
+        <a class="brand" href="#/actions">Switchboard</a>
+        <button type="button" class="menu" aria-expanded=${menu ? "true" : "false"} aria-controls="console-links"
+          onClick=${() => setMenu(!menu)}>Menu</button>
+      </div>
+      <div id="console-links" class=${`links ${menu ? "open" : ""}`}>
+        ${NAV.map(
+          ([id, label]) =>
+            html`<a href="#/${id}" class=${section === id ? "current" : ""} aria-current=${section === id ? "page" : undefined}
+              data-nav=${id}>${label}</a>`,
+        )}
+        <div class="who">
+          ${open
+            ? html`<span title="The server has no admin secret: anyone who reaches it is admin">No admin secret set</span>`
+            : html`<span>Signed in with ${method ? method.noun : "credentials"}</span>
+                <button type="button" class="link" onClick=${onSignOut}>Sign out</button>`}
+        </div>
       </div>
     </nav>
     <${Content} parts=${parts} />
@@ -89,11 +105,23 @@ async function probe(credentials) {
   return { ok: false, status, body };
 }
 
+// Whether the server asks for credentials at all, answered without a refusal (a first 401
+// would show as an error in the browser's console on every fresh tab). null: not known.
+async function asksForCredentials() {
+  try {
+    const response = await fetch("/console/session", { headers: { accept: "application/json" } });
+    return response.ok ? (await response.json()).credentials === "required" : null;
+  } catch {
+    return null;
+  }
+}
+
 function App() {
   const [state, setState] = useState({ phase: "checking" });
   const check = async () => {
     const saved = savedCredentials();
     try {
+      if (!saved && (await asksForCredentials())) return setState({ phase: "signin" });
       const found = await probe(saved);
       if (found.ok) return setState({ phase: "in", open: saved === null });
       if (saved) saveCredentials(null);
@@ -109,7 +137,8 @@ function App() {
   if (state.phase === "checking") return html`<p class="loading">Connecting…</p>`;
   if (state.phase === "failed")
     return html`<main class="narrow" data-page="unavailable" data-ready="true">
-      <${ErrorBanner} error=${{ message: state.error.error || state.error.message, code: state.error.code }} />
+      <h1>Switchboard</h1>
+      <${ErrorBanner} error=${{ message: state.error.error || state.error.message, code: state.error.code, status: state.error.status }} />
       <button type="button" onClick=${check}>Try again</button>
     </main>`;
   if (state.phase === "signin")

@@ -2,7 +2,7 @@
 // the answer shown as it came back, an asynchronous run followed until it finishes.
 import { query } from "./api.js";
 import { html, useEffect, useState } from "./lib.js";
-import { InputValue, parseType, typeIndex } from "./input_fields.js";
+import { InputValue, inputError, parseType, typeIndex } from "./input_fields.js";
 import { ErrorBanner, ErrorForm, Field, Json, useLoad } from "./ui.js";
 
 const FINISHED = ["completed", "error"];
@@ -52,7 +52,7 @@ export function RunForm({ action }) {
     try {
       const got = await query("run_action", args, { role: role === "admin" ? undefined : role, raw: true });
       setAnswer(got);
-      if (got.status !== 200) setError({ message: got.body.error, path: got.body.path, code: got.body.code });
+      if (got.status !== 200) setError(inputError(got.status, got.body));
     } finally {
       setBusy(false);
     }

@@ -34,12 +34,13 @@ export function Runs() {
     </div>
     <p class="muted">Every asynchronous run is logged; synchronous ones too when the server's <code>audit_sync_runs</code> is on.</p>
     <${ErrorBanner} error=${log.error} />
-    ${log.data &&
+    ${log.data && runs.length > 0 &&
     html`<table class="list runs">
       <thead><tr><th>Started</th><th>Action</th><th>Mode</th><th>Role</th><th>Status</th><th>Attempts</th><th>Finished</th></tr></thead>
       <tbody>${runs.map(
         (r) => html`<tr key=${r.id} class="run ${open === r.id ? "open" : ""}" data-run=${r.id} onClick=${() => setOpen(open === r.id ? null : r.id)}>
-            <td>${when(r.created_at)}</td>
+            <td><button type="button" class="link" aria-expanded=${open === r.id ? "true" : "false"} title="Show this run's input and output"
+              onClick=${(e) => (e.stopPropagation(), setOpen(open === r.id ? null : r.id))}>${when(r.created_at)}</button></td>
             <td><a href=${`#/actions/${encodeURIComponent(r.action)}`} onClick=${(e) => e.stopPropagation()}>${r.action}</a></td>
             <td>${r.mode}</td><td>${r.role}</td>
             <td><span class=${`status ${r.status}`}>${r.status}</span></td>
@@ -56,8 +57,9 @@ export function Runs() {
             </dl></div>
           </div></td></tr>`}`,
       )}</tbody>
-    </table>
-    ${!runs.length && html`<p class="empty">No run matches.</p>`}
-    <${Pager} offset=${offset} limit=${LIMIT} shown=${runs.length} onChange=${setOffset} />`}
+    </table>`}
+    ${log.data &&
+    html`${!runs.length && html`<p class="empty">No run matches.</p>`}
+      <${Pager} offset=${offset} limit=${LIMIT} shown=${runs.length} onChange=${setOffset} />`}
   <//>`;
 }

@@ -3,6 +3,14 @@ import { SIGN_IN_METHODS } from "./api.js";
 import { html, useState } from "./lib.js";
 import { ErrorForm, Field } from "./ui.js";
 
+// What a refused sign-in means, in a sentence (the server's words stay in the details line).
+function refusal({ status, body }, method) {
+  if (status === 400 && body.code === "access-denied") return "These credentials are not an admin's: the console needs an admin's.";
+  if (status === 401 && /expired/.test(body.error || "")) return `This ${method.noun} has expired.`;
+  if (status === 401) return `The server does not accept this ${method.noun}.`;
+  return null;
+}
+
 export function SignIn({ probe, onSignedIn }) {
   const [method, setMethod] = useState(SIGN_IN_METHODS[0].id);
   const [value, setValue] = useState("");
@@ -17,11 +25,10 @@ export function SignIn({ probe, onSignedIn }) {
     try {
       const found = await probe(credentials);
       if (found.ok) return onSignedIn(credentials);
-      const refused = found.body.code === "access-denied" && found.status === 400 ? "these credentials are not an admin's" : found.body.error;
       // The server's path for a credential is the envelope's ($): the credential is the field.
-      setError({ message: refused, code: found.body.code, path: "$credential" });
+      setError({ message: found.body.error, plain: refusal(found, chosen), code: found.body.code, path: "$credential" });
     } catch (exc) {
-      setError({ message: exc.message, code: exc.code, path: "$" });
+      setError(exc);
     } finally {
       setBusy(false);
     }

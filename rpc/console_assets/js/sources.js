@@ -67,7 +67,7 @@ export function Sources() {
     ${editing && html`<${SourceForm} key=${editing === "new" ? "" : editing.name} initial=${editing === "new" ? null : editing} onSaved=${done} onCancel=${() => setEditing(null)} />`}
     ${loaded.data &&
     html`<table class="list">
-      <thead><tr><th>Name</th><th>Database</th><th></th></tr></thead>
+      <thead><tr><th>Name</th><th>Database</th><th><span class="sr-only">Edit or drop</span></th></tr></thead>
       <tbody>${sources.map(
         (s) => html`<tr key=${s.name}>
           <td>${s.name}</td>
