@@ -4,7 +4,8 @@ command).
 
 Exit status: 0 success; 1 a request the server refused (its `error` and `path` are printed), a
 server that cannot be reached, or `metadata diff` finding differences; 2 usage errors and
-project files that cannot be read or written.
+project files that cannot be read or written; 3 `metadata apply --fail-on-breaking` refusing a
+change that breaks a role's GraphQL schema.
 
 Start-up time matters for scripts that call it in a loop: only click is imported up front; the HTTP
 client, YAML, msgspec and the project reader (GraphQL) are imported by the commands that use them.
@@ -200,6 +201,14 @@ def _describe(changes: dict[str, Any], details: bool) -> list[str]:
     return lines
 
 
+def _schema_changes(preview: dict[str, Any]) -> tuple[list[str], int]:
+    """(a line per change to a role's GraphQL schema, how many would break its clients)."""
+    graphql = preview.get("graphql") or {}
+    breaking = [f"! breaking for role {c['role']}: {c['description']}" for c in graphql.get("breaking") or []]
+    dangerous = [f"? dangerous for role {c['role']}: {c['description']}" for c in graphql.get("dangerous") or []]
+    return breaking + dangerous, len(breaking)
+
+
 def _inconsistencies(answer: dict[str, Any]) -> list[str]:
     return [
         f"! inconsistent {o.get('type')} {o.get('name')}: {o.get('reason')}"
@@ -211,13 +220,24 @@ def _inconsistencies(answer: dict[str, Any]) -> list[str]:
 @click.argument("source")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--allow-inconsistent", is_flag=True, help="Store the metadata even where it is inconsistent.")
+@click.option(
+    "--fail-on-breaking",
+    is_flag=True,
+    help="Apply nothing and exit 3 when the change would break a role's GraphQL schema (for CI).",
+)
 @click.pass_obj
-def apply(session: Session, source: str, dry_run: bool, allow_inconsistent: bool) -> None:
+def apply(session: Session, source: str, dry_run: bool, allow_inconsistent: bool, fail_on_breaking: bool) -> None:
     """Replace the server's metadata by SOURCE (a project directory, or a JSON/YAML file)."""
     document = load_source(source)
     current, preview = _preview(session, document, allow_inconsistent)
     changes = preview.get("changes") or {"added": [], "removed": [], "changed": []}
     answer: dict[str, Any] = {"applied": False, "dry_run": dry_run, "changes": changes, **preview}
+    schema_lines, breaking = _schema_changes(preview)
+    if fail_on_breaking and breaking:
+        lines = [*_describe(changes, details=False), *schema_lines]
+        lines.append(f"refused: {breaking} breaking change(s) to GraphQL schemas (--fail-on-breaking); nothing applied")
+        session.emit(answer, "\n".join(lines))
+        sys.exit(3)
     if not dry_run and _count(changes):
         args = {"metadata": document, "dry_run": False, "allow_inconsistent_metadata": allow_inconsistent}
         result = session.call("replace_metadata", args, version=2, resource_version=current)
@@ -229,7 +249,7 @@ def apply(session: Session, source: str, dry_run: bool, allow_inconsistent: bool
         lines.append(f"dry run: {_count(changes)} change(s) not applied (resource version {current})")
     else:
         lines.append(f"applied {_count(changes)} change(s): resource version {answer.get('resource_version')}")
-    session.emit(answer, "\n".join(lines + _inconsistencies(answer)))
+    session.emit(answer, "\n".join(lines + schema_lines + _inconsistencies(answer)))
 
 
 @metadata.command()
@@ -240,9 +260,12 @@ def diff(session: Session, source: str) -> None:
     _, preview = _preview(session, load_source(source), allow_inconsistent=True)
     changes = preview.get("changes") or {}
     count = _count(changes)
+    schema_lines, _ = _schema_changes(preview)
     session.emit(
-        {"differs": bool(count), "changes": changes},
-        "\n".join([*_describe(changes, details=True), f"{count} difference(s)" if count else "no differences"]),
+        {"differs": bool(count), "changes": changes, "graphql": preview.get("graphql")},
+        "\n".join(
+            [*_describe(changes, details=True), *schema_lines, f"{count} difference(s)" if count else "no differences"]
+        ),
     )
     sys.exit(1 if count else 0)
 
@@ -393,7 +416,9 @@ def run(session: Session, name: str, input_: str, role: str | None, dry_run: boo
 @click.argument("run_id", metavar="ID")
 @click.pass_obj
 def result(session: Session, run_id: str) -> None:
-    """Show the run ID of an asynchronous action."""
+    """Show an asynchronous run's status and result.
+
+    ID is the run's id: the action_id that `actions run` printed."""
     answer = session.call("get_action_result", {"id": run_id})
     lines = [f"{k}: {answer[k]}" for k in answer if k not in ("output", "errors")]
     for key in ("output", "errors"):
@@ -404,7 +429,11 @@ def result(session: Session, run_id: str) -> None:
 
 @actions.command()
 @click.option("--action", help="Only the runs of this action.")
-@click.option("--status", type=click.Choice(["created", "processing", "completed", "error"]))
+@click.option(
+    "--status",
+    type=click.Choice(["created", "processing", "completed", "error"]),
+    help="Only the runs in this state: created (queued), processing, completed or error.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0)
 @click.pass_obj

@@ -16,9 +16,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
-    from rpc.client import Client
+    from rpc.client import Client, ServerError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
+CREDENTIALS_HINT = (
+    "  hint: no credentials were given: pass --admin-secret (or set SWITCHBOARD_ADMIN_SECRET), "
+    "or an API key with --api-key (or SWITCHBOARD_API_KEY)"
+)
 
 
 @dataclass
@@ -51,9 +55,16 @@ class Session:
                         click.echo(f"  {key}: {exc.body[key]}", err=True)
                 if exc.body.get("internal") is not None:
                     click.echo(f"  internal: {json.dumps(exc.body['internal'])}", err=True)
+                if self._without_credentials(exc):
+                    click.echo(CREDENTIALS_HINT, err=True)
             sys.exit(1)
         except ConnectionFailed as exc:
             fail(str(exc), 1)
+
+    def _without_credentials(self, exc: ServerError) -> bool:
+        """Whether the server refused a caller who gave no credentials at all."""
+        refused = exc.status == 401 or exc.body.get("code") == "access-denied"
+        return refused and not self.admin_secret and not self.api_key
 
     def emit(self, answer: Any, text: str | None = None) -> None:
         """`answer` as JSON with `-o json`, else `text` (or the answer, indented)."""

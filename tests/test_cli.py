@@ -20,8 +20,9 @@ from tests.processes import ServerProcess, free_port
 from tests.webhook import Webhook
 
 SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "hasura-projects"
-PROJECTS = sorted(p.name for p in SHARED.iterdir() if (p / "metadata").is_dir()) if SHARED.is_dir() else []
+# Real Hasura projects, copied with their licenses (tests/projects/README.txt).
+REAL_PROJECTS = Path(__file__).parent / "projects"
+PROJECTS = sorted(p.name for p in REAL_PROJECTS.iterdir() if (p / "metadata").is_dir())
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ SAMPLE: dict[str, Any] = {
 
 @pytest.mark.parametrize("project", PROJECTS)
 def test_shared_project_round_trips_through_files(project: str, tmp_path: Path) -> None:
-    document = read_project(SHARED / project / "metadata")
+    document = read_project(REAL_PROJECTS / project / "metadata")
     assert document["actions"]
     write_project(document, tmp_path / "out")
     assert read_project(tmp_path / "out") == document
@@ -224,7 +225,7 @@ def test_export_apply_export_is_byte_identical(server: ServerProcess, tmp_path: 
 
 @pytest.mark.parametrize("project", PROJECTS)
 def test_shared_project_applies_and_exports_back(project: str, server: ServerProcess, tmp_path: Path) -> None:
-    source = SHARED / project / "metadata"
+    source = REAL_PROJECTS / project / "metadata"
     done = cli(server, "metadata", "apply", str(source))
     if done.returncode != 0:  # only for what Switchboard does not serve
         assert "inconsistent" in done.stderr, done.stderr
@@ -375,6 +376,50 @@ def test_session_options_are_accepted_after_the_command_too(server: ServerProces
     assert run("--endpoint", server.url, "metadata", "status", "-o", "table").stdout == "consistent\n"
     assert "-o, --output" in run("metadata", "history", "--help").stdout
     assert run("serve", "-o", "json").returncode == 2  # serve's options are the server's settings
+
+
+def test_refused_without_credentials_says_how_to_pass_them(tmp_path: Path) -> None:
+    secured = ServerProcess(tmp_path, database_url=f"sqlite:///{tmp_path}/sb.db", admin_secret="s3cret")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+
+    def run(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+        command = [SWITCHBOARD, "--endpoint", secured.url, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, env={**env, **variables})
+
+    try:
+        hint = (
+            "  hint: no credentials were given: pass --admin-secret (or set SWITCHBOARD_ADMIN_SECRET), "
+            "or an API key with --api-key (or SWITCHBOARD_API_KEY)"
+        )
+        refused = run("actions", "log")
+        assert refused.returncode == 1
+        assert refused.stderr.splitlines() == [
+            "error: x-hasura-admin-secret/x-hasura-access-key required, but not found",
+            "  path: $",
+            "  code: access-denied",
+            hint,
+        ]
+        # Credentials that were given but refused need no hint; -o json prints the server's body only.
+        wrong = run("actions", "log", "--admin-secret", "nope")
+        assert wrong.returncode == 1 and "hint" not in wrong.stderr
+        assert json.loads(run("-o", "json", "actions", "log").stderr)["code"] == "access-denied"
+        assert run("actions", "log", SWITCHBOARD_ADMIN_SECRET="s3cret").returncode == 0
+        key = secured.query("create_api_key", {"name": "ci", "role": "user"})["key"]
+        as_user = run("metadata", "history", SWITCHBOARD_API_KEY=key)
+        assert as_user.returncode == 1 and "hint" not in as_user.stderr, as_user.stderr
+    finally:
+        secured.stop()
+
+
+def test_help_says_what_commands_and_options_do() -> None:
+    def shown(*args: str) -> str:
+        done = subprocess.run([SWITCHBOARD, *args, "--help"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return " ".join(done.stdout.split())
+
+    assert "result Show an asynchronous run's status and result." in shown("actions")
+    assert "ID is the run's id: the action_id that `actions run` printed." in shown("actions", "result")
+    assert "--status [created|processing|completed|error] Only the runs in this state" in shown("actions", "log")
 
 
 def test_own_source_packages_are_never_a_project(server: ServerProcess, tmp_path: Path) -> None:
@@ -668,3 +713,28 @@ def test_init_makes_a_project_that_applies_and_runs(tmp_path: Path) -> None:
         server.stop()
         hook.terminate()
         hook.wait(timeout=10)
+
+
+def test_breaking_changes_are_named_and_fail_on_breaking_refuses(server: ServerProcess, tmp_path: Path) -> None:
+    """A newly required argument breaks the clients of every role that may run the action: diff and
+    apply --dry-run name it, apply --fail-on-breaking exits 3 and applies nothing (issue 21)."""
+    subprocess.run([SWITCHBOARD, "init", "app"], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=True)
+    ok(server, "metadata", "apply", str(tmp_path / "app"))
+    sdl = tmp_path / "app" / "metadata" / "actions.graphql"
+    sdl.write_text(sdl.read_text().replace("hello(name: String!)", "hello(name: String!, lang: String!)"))
+    expected = [
+        "! breaking for role admin: A required argument mutation_root.hello(lang:) was added.",
+        "! breaking for role user: A required argument mutation_root.hello(lang:) was added.",
+    ]
+    diff = cli(server, "metadata", "diff", str(tmp_path / "app"))
+    assert diff.returncode == 1 and all(line in diff.stdout.splitlines() for line in expected), diff.stdout
+    version = current_version(server)
+    refused = cli(server, "metadata", "apply", "--fail-on-breaking", str(tmp_path / "app"))
+    assert refused.returncode == 3, (refused.stdout, refused.stderr)
+    assert refused.stdout.splitlines()[-3:] == [
+        *expected,
+        "refused: 2 breaking change(s) to GraphQL schemas (--fail-on-breaking); nothing applied",
+    ]
+    assert current_version(server) == version
+    applied = ok(server, "metadata", "apply", str(tmp_path / "app"))
+    assert expected[0] in applied and current_version(server) == version + 1

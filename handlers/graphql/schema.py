@@ -29,6 +29,7 @@ from handlers.graphql.tables import Relation, relations
 from handlers.graphql.types import Types, Unresolvable
 from metadata.actions import Action
 from metadata.errors import SwitchboardError
+from metadata.objects import View
 
 if TYPE_CHECKING:  # document.py builds on this module
     from handlers.graphql.document import Refused, Validated
@@ -162,34 +163,38 @@ class Schemas:
         found = self._roles.get(session.role)
         if found is None:
             version = store.resource_version
-            actions = await self._actions(session)
-            related = await relations(self.runtime, session, store.state)
-            # Tens of thousands of objects that live as long as the schema: the collector's
-            # passes over them while they are made would cost more than making them.
-            gc.disable()
-            try:
-                found = build(actions, Types(store.state, related))
-            finally:
-                gc.enable()
+            found = await role_schema(self.runtime, store.state, session)
             if version == store.resource_version:  # else it is already out of date: not kept
                 self._roles[session.role] = found
         return found
 
-    async def _actions(self, session: Session) -> list[Action]:
-        """The actions `session`'s role may run, with the arguments a table action derives from
-        its table when it declares none (one that cannot be read now is left out)."""
-        runtime = self.runtime
-        view = runtime.store.state
-        actions = []
-        for _, item in list(view.items("action")):
-            action: Action = item.value
-            if not permitted(action, session, view):
+
+async def role_schema(runtime: Runtime, view: View, session: Session) -> RoleSchema:
+    """`session`'s role's schema for the metadata `view` (the current one, or any version's)."""
+    actions = await _actions(runtime, view, session)
+    related = await relations(runtime, session, view)
+    # Tens of thousands of objects that live as long as the schema: the collector's passes over
+    # them while they are made would cost more than making them.
+    gc.disable()
+    try:
+        return build(actions, Types(view, related))
+    finally:
+        gc.enable()
+
+
+async def _actions(runtime: Runtime, view: View, session: Session) -> list[Action]:
+    """The actions `session`'s role may run, with the arguments a table action derives from its
+    table when it declares none (one that cannot be read now is left out)."""
+    actions = []
+    for _, item in list(view.items("action")):
+        action: Action = item.value
+        if not permitted(action, session, view):
+            continue
+        signature = executor(action).signature
+        if signature is not None and action.definition.output_type is not None:
+            try:
+                action = await signature(runtime, action, view)
+            except (SwitchboardError, Unresolvable):
                 continue
-            signature = executor(action).signature
-            if signature is not None and action.definition.output_type is not None:
-                try:
-                    action = await signature(runtime, action, view)
-                except (SwitchboardError, Unresolvable):
-                    continue
-            actions.append(action)
-        return actions
+        actions.append(action)
+    return actions

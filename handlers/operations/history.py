@@ -2,9 +2,10 @@
 
 get_metadata_history {limit? (100), before?}: newest first, {versions: [{resource_version,
 created_at, operation, role}]}; `before` pages back (versions older than it).
-diff_metadata {from_version, to_version?}: {from_version, to_version, added, removed, changed},
-each entry {type, name, definition} (changed: {type, name, from, to}); to_version defaults to
-the current version.
+diff_metadata {from_version, to_version?}: {from_version, to_version, added, removed, changed,
+graphql}, each entry {type, name, definition} (changed: {type, name, from, to}); `graphql` is
+{breaking, dangerous}: what the change does to each role's GraphQL schema (handlers/graphql/
+changes.py). to_version defaults to the current version.
 rollback_metadata {to_version}: a new version whose document equals that of `to_version`
 (nothing happens when it already does).
 
@@ -18,6 +19,7 @@ from typing import Annotated, Any
 import msgspec
 
 from handlers.context import Context
+from handlers.graphql.changes import graphql_changes
 from handlers.operations.versions import state_at
 from metadata.diff import between
 from metadata.strict import StoredInt, Strict
@@ -45,7 +47,9 @@ async def diff_metadata(ctx: Context, args: DiffMetadata) -> dict[str, Any]:
     to_version = ctx.store.resource_version if args.to_version is None else args.to_version
     old = await state_at(ctx, args.from_version, "$.from_version")
     new = await state_at(ctx, to_version, "$.to_version")
-    return {"from_version": args.from_version, "to_version": to_version, **between(old, new)}
+    changes = between(old, new)
+    graphql = await graphql_changes(ctx.runtime, old, new, changes)
+    return {"from_version": args.from_version, "to_version": to_version, **changes, "graphql": graphql}
 
 
 async def rollback_metadata(ctx: Context, args: RollbackMetadata) -> None:

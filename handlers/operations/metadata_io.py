@@ -11,7 +11,8 @@ re-applied with *** keeps the stored password of the same URL.
 replace_metadata: the args are a Hasura v1/v2/v3 document, or (Hasura's v2 form, chosen by the
 presence of a `metadata` key) {metadata, allow_inconsistent_metadata?, allow_warnings?, dry_run?},
 answered with {is_consistent, inconsistent_objects, resource_version}; `dry_run` adds `changes`
-(added/removed/changed objects, against the stored version) and changes nothing. Sections Switchboard does not serve are
+(added/removed/changed objects, against the stored version) and `graphql` (the breaking and
+dangerous changes to each role's schema, as diff_metadata) and changes nothing. Sections Switchboard does not serve are
 kept, exported back unchanged, and listed as inconsistent objects (they never block the replace).
 As in Hasura, transform templates are not parsed here: an action whose templates do not parse is
 applied, listed as inconsistent (naming the template, line and column) and refuses to run. A
@@ -31,6 +32,7 @@ from typing import Any
 import msgspec
 
 from handlers.context import Changed, Context
+from handlers.graphql.changes import graphql_changes
 from handlers.operations.versions import state_at
 from metadata.consistency import inconsistent_actions, inconsistent_objects, refuse
 from metadata.data_sources import unmasked
@@ -102,7 +104,8 @@ async def replace_metadata(ctx: Context, args: msgspec.Raw) -> Changed | None:
     objects = inconsistent_objects(draft)
     body: dict[str, Any] = {"is_consistent": not objects, "inconsistent_objects": objects}
     if options.dry_run:
-        body["changes"] = describe(draft.base, draft.effective())
+        body["changes"] = changes = describe(draft.base, draft.effective())
+        body["graphql"] = await graphql_changes(ctx.runtime, draft.base, draft, changes)
     return Changed(body)
 
 
