@@ -14,6 +14,7 @@ lease expires, as any run of a dead worker.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Mapping
@@ -228,16 +229,45 @@ class Runs:
             row = (await conn.execute(sa.select(tables.runs).where(R.id == run_id))).first()
         return None if row is None else _run(row._mapping)
 
-    async def log(self, action: str | None, status: str | None, limit: int, offset: int) -> list[Run]:
-        query = sa.select(tables.runs).order_by(R.created_at.desc(), R.id).limit(limit).offset(offset)
+    async def log(
+        self, action: str | None, status: str | None, limit: int, offset: int = 0, before: str | None = None
+    ) -> list[Run]:
+        """Newest first (the id breaking ties). `before`, a run's id, pages by key: the runs after
+        it in this order, read straight from an index however deep the page; `offset` skips rows
+        (kept for callers that page so, it reads what it skips)."""
+        query = sa.select(tables.runs).order_by(R.created_at.desc(), R.id.desc()).limit(limit).offset(offset)
         if action is not None:
             query = query.where(R.action == action)
         if status is not None:
             query = query.where(R.status == status)
+            if status in FINISHED:  # the finished runs' index: its predicate, literally, to match it
+                query = query.where(tables.FINISHED)
         async with self.engine.connect() as conn:
+            if before is not None:
+                key = (await conn.execute(sa.select(R.created_at, R.id).where(R.id == before))).first()
+                if key is None:
+                    return []
+                query = query.where(sa.tuple_(R.created_at, R.id) < sa.tuple_(key.created_at, key.id))
             return [_run(row._mapping) for row in (await conn.execute(query)).all()]
 
-    async def delete_finished_before(self, cutoff: float) -> int:
-        async with self.engine.begin() as conn:
-            done = await conn.execute(tables.runs.delete().where(R.status.in_(FINISHED), R.updated_at < cutoff))
-        return int(done.rowcount)
+    async def delete_before(self, cutoff: float, batch: int = 500) -> int:
+        """Delete the runs last changed before `cutoff` that are finished, or still queued (a run
+        nobody took within the retention period is not coming), `batch` at a time: each delete is
+        a short transaction, so a run being recorded meanwhile waits milliseconds, not the whole
+        clean-up. Then give the space back (SQLite: checkpoint the WAL and free pages). Returns
+        how many were deleted."""
+        stale = sa.or_(R.status.in_(FINISHED), R.status == "created")
+        total = 0
+        while True:
+            ids = sa.select(R.id).where(stale, R.updated_at < cutoff).limit(batch).scalar_subquery()
+            async with self.engine.begin() as conn:
+                done = int((await conn.execute(tables.runs.delete().where(R.id.in_(ids)))).rowcount)
+            total += done
+            if done < batch:
+                break
+            await asyncio.sleep(0.01)  # let the writes waiting for the store go first
+        if total and self.store.is_sqlite:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                await conn.exec_driver_sql("PRAGMA incremental_vacuum")
+        return total

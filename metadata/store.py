@@ -51,6 +51,9 @@ def _now() -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers proceed during a write; NORMAL sync is durable across process crashes.
     cursor = dbapi_connection.cursor()
+    # Pages freed by deleting old runs can be given back (incremental_vacuum, metadata/runs.py);
+    # it takes effect on a new file only (an existing one needs a VACUUM once).
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -49,6 +49,7 @@ versions = sa.Table(
 # worker holds, so a dead worker's runs are taken over once the lease expires.
 WAITING = sa.text("status = 'created'")
 LEASED = sa.text("status = 'processing'")
+FINISHED = sa.text("status IN ('completed', 'error')")
 runs = sa.Table(
     "switchboard_action_runs",
     schema,
@@ -75,10 +76,23 @@ runs = sa.Table(
     # literals, which the claim repeats literally: a bound parameter would not match them.
     sa.Index("switchboard_action_runs_waiting", "run_at", postgresql_where=WAITING, sqlite_where=WAITING),
     sa.Index("switchboard_action_runs_leased", "lease_until", postgresql_where=LEASED, sqlite_where=LEASED),
-    sa.Index("switchboard_action_runs_action", "action", "created_at"),
+    # The log's order (newest first, the id breaking ties) and its filters, so every page of it
+    # reads only its own rows, whatever the number of runs (keyset paging, metadata/runs.py).
+    sa.Index("switchboard_action_runs_log", "created_at", "id"),
+    sa.Index("switchboard_action_runs_action_log", "action", "created_at", "id"),
+    # Finished runs only, so the claim's planner never mistakes it for the waiting index.
+    sa.Index(
+        "switchboard_action_runs_finished_log",
+        "status",
+        "created_at",
+        "id",
+        postgresql_where=FINISHED,
+        sqlite_where=FINISHED,
+    ),
 )
-# An index of earlier versions, dropped when the store opens: the partial ones replace it.
-OLD_INDEXES = ("switchboard_action_runs_due",)
+# Indexes of earlier versions, dropped when the store opens: the partial ones and the log's
+# replace them.
+OLD_INDEXES = ("switchboard_action_runs_due", "switchboard_action_runs_action")
 
 # API keys for scripts: only a hash of each key is kept (the key itself is shown once, when it
 # is created). Keys are not metadata: they have no versions and are never exported.
@@ -135,4 +149,16 @@ metabase_ids = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.UniqueConstraint("kind", "name", name="switchboard_metabase_ids_object"),
     sqlite_autoincrement=True,
+)
+
+# Hasura's catalog state (get_catalog_state / set_catalog_state): what the CLI and the console
+# keep on the server beside the metadata (the CLI: which migrations ran, its settings), and the
+# store's id. One row each: `id` (a UUID, made once), `cli` and `console` (JSON). As Hasura keeps
+# it beside its metadata (hdb_catalog.hdb_version), it is not metadata: no versions, never
+# exported, and replace_metadata, clear_metadata and rollbacks leave it as it is.
+catalog_state = sa.Table(
+    "switchboard_catalog_state",
+    schema,
+    sa.Column("name", sa.String(16), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
 )

@@ -162,3 +162,60 @@ def _sqlite_claim_uses_the_index(database_url: str) -> None:
 
     plan = asyncio.run(scenario())
     assert "switchboard_action_runs_waiting" in plan, plan
+
+
+def test_the_log_pages_by_key_and_reads_from_its_indexes(database_url: str) -> None:
+    """Keyset pages (`before`) give every run once, newest first, ties broken by id; the log's
+    queries, filtered or not, are answered from an index in the log's order (no sort, no scan)."""
+
+    async def scenario() -> None:
+        store, runs = await opened(database_url)
+        try:
+            made = [await queue(runs, n) for n in range(25)]
+            async with store.engine.begin() as conn:  # ten runs of one created_at: the id decides
+                await conn.execute(
+                    sa.update(tables.runs).where(tables.runs.c.id.in_([r.id for r in made[:10]])).values(created_at=1.0)
+                )
+            expected = [r.id for r in await runs.log(None, None, 100)]
+            assert len(expected) == 25 and expected[-10:] == sorted((r.id for r in made[:10]), reverse=True)
+            paged, before = [], None
+            while True:
+                page = await runs.log(None, None, 7, before=before)
+                paged += [r.id for r in page]
+                if len(page) < 7:
+                    break
+                before = page[-1].id
+            assert paged == expected
+            if store.is_sqlite:
+                for status in (None, "error"):
+                    where = "" if status is None else f"WHERE status = '{status}' AND {tables.FINISHED.text} "
+                    query = f"SELECT id FROM {tables.runs.name} {where}ORDER BY created_at DESC, id DESC LIMIT 7"
+                    async with store.engine.connect() as conn:
+                        plan = " ".join(
+                            str(r) for r in (await conn.execute(sa.text(f"EXPLAIN QUERY PLAN {query}"))).all()
+                        )
+                    assert "USING" in plan and "TEMP B-TREE" not in plan, plan
+        finally:
+            await closed(store, runs)
+
+    asyncio.run(scenario())
+
+
+def test_retention_deletes_in_batches_finished_and_never_taken_runs(database_url: str) -> None:
+    async def scenario() -> None:
+        store, runs = await opened(database_url)
+        try:
+            old = [await queue(runs, n) for n in range(12)]
+            recent = await queue(runs, 99)
+            c = tables.runs.c
+            async with store.engine.begin() as conn:
+                await conn.execute(
+                    sa.update(tables.runs).where(c.id.in_([r.id for r in old[:6]])).values(status="completed")
+                )
+                await conn.execute(sa.update(tables.runs).where(c.id.in_([r.id for r in old])).values(updated_at=1.0))
+            assert await runs.delete_before(1000.0, batch=5) == 12
+            assert [r.id for r in await runs.log(None, None, 100)] == [recent.id]
+        finally:
+            await closed(store, runs)
+
+    asyncio.run(scenario())

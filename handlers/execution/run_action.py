@@ -15,9 +15,10 @@ parameters, or a table statement with the rows it would touch.
 get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
 visible to admin, and to the role and x-hasura-user-id that created the run. `errors` holds the
 error as a sync caller would get it, its `internal` (Hasura's details of the call) for admins only.
-get_action_log {action?, status?, limit?, offset?} (admin): {runs: [...]}, newest first: every
-async run, and sync runs when `audit_sync_runs` is on; each run as get_action_result shows it,
-with its `input`, `mode` (sync or async) and `role`.
+get_action_log {action?, status?, limit?, offset?, before?} (admin): {runs: [...], next}, newest
+first: every async run, and sync runs when `audit_sync_runs` is on; each run as get_action_result
+shows it, with its `input`, `mode` (sync or async) and `role`. `next` (null on the last page) is
+the `before` of the next page: paging by key costs the same on any page.
 
 Errors: not-exists (unknown or not permitted action, unknown run; a table row that is not
 there), validation-failed (input, with its path under $.args.input), invalid-configuration (an
@@ -64,6 +65,7 @@ class GetActionLog(Strict):
     status: Literal["created", "processing", "completed", "error"] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     offset: StoredInt = 0
+    before: StoredText | None = None  # a run's id: the page after it (`next` of the page before)
 
 
 class InputInvalid(ValidationFailed):
@@ -243,5 +245,9 @@ async def get_action_result(ctx: Context, args: GetActionResult) -> dict[str, An
 
 
 async def get_action_log(ctx: Context, args: GetActionLog) -> dict[str, Any]:
-    runs = await ctx.runtime.runs.log(args.action, args.status, args.limit, args.offset)
-    return {"runs": [{**run.result(), "input": run.input, "mode": run.mode, "role": run.role} for run in runs]}
+    runs = await ctx.runtime.runs.log(args.action, args.status, args.limit, args.offset, args.before)
+    return {
+        "runs": [{**run.result(), "input": run.input, "mode": run.mode, "role": run.role} for run in runs],
+        # Where the next page starts (`before`), while this one was full.
+        "next": runs[-1].id if len(runs) == args.limit else None,
+    }
