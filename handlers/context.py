@@ -11,6 +11,7 @@ import aiohttp
 import msgspec
 
 from handlers.execution.engines import Engines
+from handlers.execution.proxies import Proxies
 from handlers.execution.rate_limit import RateLimiter
 from handlers.telemetry import Metrics
 from metadata.actions import Action
@@ -71,6 +72,8 @@ class Runtime:
     api_keys: ApiKeys
     users: Users  # who signs in to Metabase's API
     http: aiohttp.ClientSession | None = None
+    # How the session reaches a URL: HTTP_PROXY / HTTPS_PROXY / NO_PROXY, read when the server starts.
+    proxies: Proxies = field(default_factory=lambda: Proxies({}))
     audit_sync_runs: bool = False
     lease_margin: float = 10.0
     # This server's async workers (the worker pool puts itself here when it starts).
@@ -136,6 +139,9 @@ class Context:
     draft: Draft | None = None
     # Runs one envelope of a `bulk` on this context's draft (set by the dispatcher).
     nested: Callable[[Context, msgspec.Raw], Awaitable[Any]] | None = None
+    # Inside a `bulk_atomic`: the envelopes' changes are checked for consistency once, together,
+    # when the whole bulk is done (so one envelope may rely on a later one), not one by one.
+    deferred: bool = False
 
     @property
     def store(self) -> Store:

@@ -10,6 +10,7 @@ latest version, so it applies however busy the other servers are; with one, it i
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -63,6 +64,15 @@ def _conflict(referenced: int) -> Conflict:
     return Conflict(f"metadata resource version referenced ({referenced}) did not match current version")
 
 
+def _did_you_mean(type_: str) -> str:
+    """Hasura's message names the unknown type only: ` (did you mean create_action?)` after it,
+    when a registered type is close enough (never for a caller's long string: no work on it)."""
+    if len(type_) > 64:
+        return ""
+    close = difflib.get_close_matches(type_.lower(), OPERATIONS, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _prepare(body: bytes | msgspec.Raw, session: Session) -> tuple[Envelope, Operation, Any]:
     try:
         envelope = decode(_envelope, body)
@@ -72,7 +82,7 @@ def _prepare(body: bytes | msgspec.Raw, session: Session) -> tuple[Envelope, Ope
     op = OPERATIONS.get(envelope.type)
     note_operation("unknown" if op is None else envelope.type)  # never a caller's string in metrics
     if op is None:
-        raise ParseFailed(f'unknown metadata command "{envelope.type}"')
+        raise ParseFailed(f'unknown metadata command "{envelope.type}"' + _did_you_mean(envelope.type))
     if op.admin_only and not session.is_admin:
         raise AccessDenied("restricted access : admin only", "$.args")
     if op.args is msgspec.Raw:
@@ -88,7 +98,7 @@ async def _modify(op: Operation, ctx: Context, args: Any) -> Any:
     draft.allow_inconsistent = False
     with rooted("$.args"):
         result = await op.run(ctx, args)
-    if not draft.allow_inconsistent:
+    if not draft.allow_inconsistent and not ctx.deferred:  # a bulk_atomic checks once, at its end
         fresh = new_inconsistencies(before, draft, draft.changed_since(before))
         if fresh:
             raise refuse(fresh, "cannot continue due to new inconsistent metadata").within("$.args")
@@ -103,9 +113,10 @@ async def _nested(ctx: Context, body: msgspec.Raw) -> Any:
     if envelope.resource_version not in (None, ctx.store.resource_version):
         raise _conflict(envelope.resource_version)
     if op.modifies:
-        return await _modify(op, Context(ctx.runtime, ctx.session, envelope.version, ctx.draft, _nested), args)
+        inner = Context(ctx.runtime, ctx.session, envelope.version, ctx.draft, _nested, ctx.deferred)
+        return await _modify(op, inner, args)
     with rooted("$.args"):
-        return await op.run(Context(ctx.runtime, ctx.session, envelope.version, None, _nested), args)
+        return await op.run(Context(ctx.runtime, ctx.session, envelope.version, None, _nested, ctx.deferred), args)
 
 
 def _finish(result: Any, version: int) -> Any:

@@ -14,6 +14,8 @@ from handlers.operations import (
     actions,
     api_keys,
     bulk,
+    bulk_keep_going,
+    catalog_state,
     custom_types,
     data_sources,
     history,
@@ -80,6 +82,14 @@ OPERATIONS: dict[str, Operation] = {
     "diff_metadata": Operation(history.diff_metadata, history.DiffMetadata, modifies=False),
     "rollback_metadata": Operation(history.rollback_metadata, history.RollbackMetadata, modifies=True),
     "bulk": Operation(bulk.bulk, list[msgspec.Raw], modifies=True),
+    "bulk_atomic": Operation(bulk.bulk_atomic, list[msgspec.Raw], modifies=True),
+    "bulk_keep_going": Operation(bulk_keep_going.bulk_keep_going, list[msgspec.Raw], modifies=True),
+    "get_catalog_state": Operation(
+        catalog_state.get_catalog_state, catalog_state.GetCatalogState, modifies=False, fresh=False, in_bulk=False
+    ),
+    "set_catalog_state": Operation(
+        catalog_state.set_catalog_state, catalog_state.SetCatalogState, modifies=False, fresh=False, in_bulk=False
+    ),
     "run_action": Operation(
         run_action.run_action, run_action.RunAction, modifies=False, admin_only=False, fresh=False, in_bulk=False
     ),

@@ -7,6 +7,7 @@ import difflib
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_type_hints
 
@@ -219,8 +220,31 @@ def load_config(path: str | None = None, environ: dict[str, str] | None = None) 
             raise ConfigError(f"{source[named]}: {message}") from None
         if key in Config.__struct_fields__ and message.startswith("Invalid enum value"):
             message += f"; expected one of {', '.join(get_args(get_type_hints(Config)[key]))}"
-        where = source.get(key) or (str(path) if path else "settings")
+        where = source.get(key.split(".")[0]) or (str(path) if path else "settings")
+        unknown = re.fullmatch(r'unknown setting "(.*)"', message, re.DOTALL)
+        if unknown is not None:  # misspelt, as often as not: the setting it is close to
+            message += (f" in {key}" if key else "") + _did_you_mean(unknown.group(1).lower(), _settings_at(key))
+            raise ConfigError(f"{where}: {message}") from None
         raise ConfigError(f"{where}: {message}" + (f" (setting {key})" if key else "")) from None
+
+
+def _did_you_mean(name: str, known: Iterable[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+
+
+def _settings_at(key: str) -> tuple[str, ...]:
+    """The settings of the mapping at `key` (`""`: the top level, `jwt_secret`, `jwt_secret.header`)."""
+    struct: Any = Config
+    for step in key.split(".") if key else ():
+        hints = get_type_hints(struct)
+        if step not in hints:
+            return ()
+        inner = [t for t in (get_args(hints[step]) or (hints[step],)) if isinstance(t, type) and issubclass(t, Strict)]
+        if not inner:
+            return ()
+        struct = inner[0]
+    return tuple(struct.__struct_fields__)
 
 
 def _refuse_unknown_variables(environ: dict[str, str]) -> None:
@@ -230,6 +254,4 @@ def _refuse_unknown_variables(environ: dict[str, str]) -> None:
     for variable in sorted(environ):
         name = variable[len(ENV_PREFIX) :]
         if variable.startswith(ENV_PREFIX) and name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
-            raise ConfigError(f"{variable} is not a setting{hint}")
+            raise ConfigError(f"{variable} is not a setting{_did_you_mean(name, known, ENV_PREFIX)}")

@@ -2,8 +2,9 @@
 
 * Logging is configured here (rpc/logs.py), replacing uvicorn's; the app's requests are logged by
   its own middleware.
-* The store is opened (the app's lifespan) before the port is bound, so a server that cannot reach
-  its store never listens; the failure is one line (`StartupFailed`), never a traceback.
+* The port is bound first (one in use is one line naming `--port`, before the store is touched),
+  and listened on only once the store is open (the app's lifespan), so a server that cannot reach
+  its store never listens; each failure is one line (`StartupFailed`), never a traceback.
 * Once listening, one line says where, on which store (its URL without the password) and at which
   metadata version.
 * uvloop and httptools are used when installed (the `[speed]` extra), else asyncio and h11.
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
 import socket
@@ -28,6 +30,7 @@ import sqlalchemy as sa
 import uvicorn
 from starlette.applications import Starlette
 
+from handlers.execution.proxies import InvalidProxy
 from rpc.app import create_app
 from rpc.config import Config
 from rpc.limits import connection_limits, guarded, quiet_descriptor_exhaustion
@@ -105,10 +108,16 @@ class _Server(uvicorn.Server):
         # Signals are caught around the lifespan too: a SIGTERM while the store opens stops the
         # start cleanly, and the lifespan's shutdown runs before uvicorn re-raises the signal.
         with self.capture_signals():
+            # Bound here (listening only once the store is open): a port in use is one line of
+            # ours, before the store is touched, instead of uvicorn's log line and exit status 3.
+            if sockets is None:
+                sockets = bind(self.config.host, self.config.port)
             lifespan = self.app.router.lifespan_context(self.app)
             try:
                 await lifespan.__aenter__()
             except Exception as exc:
+                for sock in sockets:
+                    sock.close()
                 await _sqlite_threads_stopped()
                 raise StartupFailed(f"cannot open the store {self.store}: {_reason(exc)}") from None
             try:
@@ -117,6 +126,11 @@ class _Server(uvicorn.Server):
                 await lifespan.__aexit__(None, None, None)
             if self.started:
                 log.info("switchboard stopped")
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if sockets is not None and self.started:  # uvicorn logs where it listens only on sockets it bound
+            self._log_started_message(sockets)
 
     def _log_started_message(self, listeners: Sequence[socket.SocketType]) -> None:
         host, port = listeners[0].getsockname()[:2]
@@ -133,6 +147,35 @@ class _Server(uvicorn.Server):
             engine,
             "httptools" if "HttpTools" in getattr(self.config.http, "__name__", "") else "h11",
         )
+        proxies = runtime.proxies.describe()
+        if proxies is not None:
+            log.info("outgoing HTTP: %s", proxies)
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to host:port as asyncio's create_server binds them (every address the host
+    resolves to, SO_REUSEADDR, IPv6 sockets IPv6-only); not yet listening."""
+    bound: list[socket.socket] = []
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(addresses):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in bound:
+            sock.close()
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupFailed(
+                f"cannot listen on {where}: the port is already in use (another server?); "
+                "choose another with --port (or the port setting)"
+            ) from None
+        raise StartupFailed(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    return bound
 
 
 def uvicorn_config(app: Starlette, host: str, port: int, config: Config, backlog: int) -> uvicorn.Config:
@@ -161,6 +204,8 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
     store = redacted(config.database_url)
     try:
         app = create_app(config)
+    except InvalidProxy as exc:
+        raise StartupFailed(str(exc)) from None
     except Exception as exc:  # e.g. a URL scheme no driver serves
         raise StartupFailed(f"cannot use the store {store}: {_reason(exc)}") from None
     server = _Server(uvicorn_config(app, host or config.host, port or config.port, config, backlog), app, store)

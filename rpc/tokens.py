@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import jwt
 
+from handlers.execution.proxies import Proxies
 from metadata.errors import SwitchboardError
 from rpc.config import JwtSecret, parse_json_path
 
@@ -105,11 +106,12 @@ class JwtVerifier:
 
     # -- the key set --------------------------------------------------------------------------
 
-    async def start(self, http: aiohttp.ClientSession) -> None:
+    async def start(self, http: aiohttp.ClientSession, proxies: Proxies) -> None:
         """Fetch the JWK set (when there is one to fetch) and keep it fresh."""
         if self.secret.jwk_url is None:
             return
         self._http = http
+        self._route = proxies.route(self.secret.jwk_url)
         self._fetching = asyncio.Lock()
         delay = await self._fetch()
         self._refresher = asyncio.create_task(self._refresh(delay))
@@ -131,7 +133,14 @@ class JwtVerifier:
             self._fetched_at = time.monotonic()
             url = self.secret.jwk_url
             try:
-                async with self._http.get(url, timeout=FETCH_TIMEOUT) as response:
+                route = self._route
+                async with self._http.get(
+                    url,
+                    timeout=FETCH_TIMEOUT,
+                    headers=route.headers,
+                    proxy=route.proxy,
+                    proxy_headers=route.proxy_headers,
+                ) as response:
                     if not 200 <= response.status < 300:
                         raise ValueError(f"Non-2xx response ({response.status})")
                     document = await response.json(content_type=None)

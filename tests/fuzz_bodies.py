@@ -86,7 +86,7 @@ class Bodies(Values):
         elif choice == 1:
             envelope["type"] = self.wrong()
         elif choice == 2:
-            envelope["type"] = rng.choice(["", "Create_Action", "pg_create_action", "bulk_atomic", "x" * 1000])
+            envelope["type"] = rng.choice(["", "Create_Action", "pg_create_action", "pg_set_table_is_enum", "x" * 1000])
         elif choice == 3:
             envelope["args"] = self.wrong()
         elif choice == 4:
@@ -111,7 +111,7 @@ class Bodies(Values):
         """Args for `op`: generated from its Struct, or args that worked when seeding, mutated."""
         rng = self.rng
         self.action = rng.choice(sorted(self.world.actions))
-        if op == "bulk":
+        if op in ("bulk", "bulk_atomic", "bulk_keep_going"):
             return self.bulk(depth)
         if op == "replace_metadata":
             return self.document()

@@ -61,7 +61,18 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "environ", "message"),
     [
-        ("databse_url: x\n", {}, 'c.yaml: unknown setting "databse_url"'),
+        ("databse_url: x\n", {}, 'c.yaml: unknown setting "databse_url" (did you mean database_url?)'),
+        ("zzz: x\n", {}, 'c.yaml: unknown setting "zzz"'),
+        (
+            "admin_secret: s\njwt_secret: {tpye: HS256, key: a-key-of-at-least-32-bytes-for-hs256!}\n",
+            {},
+            'c.yaml: unknown setting "tpye" in jwt_secret (did you mean type?)',
+        ),
+        (
+            "admin_secret: s\n",
+            {"SWITCHBOARD_JWT_SECRET": '{"jwk_url": "http://x", "header": {"type": "Cookie", "nmae": "s"}}'},
+            'SWITCHBOARD_JWT_SECRET: unknown setting "nmae" in jwt_secret.header (did you mean name?)',
+        ),
         ("port: lots\n", {}, "c.yaml: Expected `int`, got `str` (setting port)"),
         ("", {"SWITCHBOARD_PORT": "lots"}, "SWITCHBOARD_PORT: Expected `int`, got `str` (setting port)"),
         ("- a list\n", {}, "c.yaml must hold a mapping of settings"),

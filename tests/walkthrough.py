@@ -212,9 +212,7 @@ def _error_body(output: str) -> bool:
     return isinstance(answer, dict) and {"error", "code"} <= set(answer)
 
 
-def walk(
-    markdown: str | list[tuple[str, str]], directory: Path, keep_going: bool = False
-) -> tuple[int, list[str]]:
+def walk(markdown: str | list[tuple[str, str]], directory: Path, keep_going: bool = False) -> tuple[int, list[str]]:
     """Run the examples of a document (or of several, `[(name, text)]`, one after another in the
     same session) in `directory`: (commands run, reports of those that failed: document and
     line, command, the answer shown and the answer given). Stops at the first failure unless

@@ -107,8 +107,19 @@ async def run_http(runtime: Runtime, call: Call, view: View) -> Any:
     http = _handler(call)
     method, url, headers, body = http_request(call)
     timeout = aiohttp.ClientTimeout(total=call.action.definition.timeout)
+    route = runtime.proxies.route(url)
+    if route.headers is not None:
+        headers = {**headers, **route.headers}
     try:
-        async with runtime.http.request(method, url, data=body, headers=headers, timeout=timeout) as response:
+        async with runtime.http.request(
+            method,
+            url,
+            data=body,
+            headers=headers,
+            timeout=timeout,
+            proxy=route.proxy,
+            proxy_headers=route.proxy_headers,
+        ) as response:
             status, raw = response.status, await response.read()
             answer_headers = {name.lower(): value for name, value in response.headers.items()}
     except TimeoutError:

@@ -27,6 +27,7 @@ import aiohttp
 import msgspec
 
 from handlers.context import Call, Runtime
+from handlers.execution.proxies import Proxies
 from handlers.execution.transforms import ResponseTransformFailed, TransformFailed, transform_response, webhook_request
 from handlers.telemetry import REQUEST_ID_HEADER, request_id
 from metadata.actions import ENV_TEMPLATE, Action
@@ -235,10 +236,10 @@ def _absolute_http(url: str) -> bool:
 
 async def run_webhook(runtime: Runtime, call: Call, view: View) -> Any:
     assert runtime.http is not None
-    return await call_webhook(runtime.http, call, view)
+    return await call_webhook(runtime.http, runtime.proxies, call, view)
 
 
-async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> Any:
+async def call_webhook(http: aiohttp.ClientSession, proxies: Proxies, call: Call, view: View) -> Any:
     """The validated output of one call, or an ActionError / HandlerFailed / HandlerTimedOut."""
     action = call.action
     sent = webhook_request_of(call)  # transforms may change method, url, headers and data
@@ -250,8 +251,15 @@ async def call_webhook(http: aiohttp.ClientSession, call: Call, view: View) -> A
     try:
         if not _absolute_http(sent.url):  # aiohttp asserts on some (`//host/path`) instead of refusing them
             raise aiohttp.InvalidURL(sent.url)
+        route = proxies.route(sent.url)
         async with http.request(
-            sent.method, sent.url, data=sent.data, headers=sent.headers, timeout=_timeout(action.definition.timeout)
+            sent.method,
+            sent.url,
+            data=sent.data,
+            headers=sent.headers if route.headers is None else {**sent.headers, **route.headers},
+            timeout=_timeout(action.definition.timeout),
+            proxy=route.proxy,
+            proxy_headers=route.proxy_headers,
         ) as response:
             status, raw = response.status, await response.read()
             cookies = response.headers.getall("Set-Cookie", ())
