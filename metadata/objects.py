@@ -107,6 +107,14 @@ class State:
                 self.objects[kind][name] = item
 
 
+def snapshot(state: State) -> State:
+    """A copy of `state` that later changes to it do not touch (the objects themselves are never
+    changed in place, only replaced), for reading it in another thread."""
+    copy = State()
+    copy.objects = {kind: dict(objects) for kind, objects in state.objects.items()}
+    return copy
+
+
 class Draft:
     """A pending version: changes over a base state, which stays untouched until commit.
 

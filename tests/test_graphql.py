@@ -324,3 +324,20 @@ def test_jwt_sessions(serve: ServeFactory, webhook: Webhook) -> None:
     assert refused.value.errors == [
         {"message": "Could not verify JWT: JWTExpired", "extensions": {"path": "$", "code": "invalid-jwt"}}
     ]
+
+
+def test_roles_that_may_run_the_same_actions_share_one_schema(served: Served, webhook: Webhook) -> None:
+    """One build for roles with the same actions (and table permissions); another for a role
+    that differs; a change of metadata starts over."""
+    define(served, webhook.respond("/create", body=ANSWER))
+    meta(served, "create_action_permission", {"action": "create_user", "role": "staff"})
+    graphql = served.server.config.app.state.graphql  # type: ignore[attr-defined]
+    typename = "{ __schema { mutationType { name } } }"
+    for role in ("user", "staff", "nobody"):
+        run(execute(served, typename, headers={**ADMIN, "X-Hasura-Role": role}, fetch_schema=False))
+    roles = graphql.schemas._roles
+    assert roles["user"] is roles["staff"] and roles["nobody"] is not roles["user"]
+    assert len(graphql.schemas._shared) == 2
+    meta(served, "drop_action_permission", {"action": "create_user", "role": "staff"})
+    staff, _ = run(execute(served, typename, headers={**ADMIN, "X-Hasura-Role": "staff"}, fetch_schema=False))
+    assert staff == {"__schema": {"mutationType": None}}

@@ -9,13 +9,16 @@
 
 Descriptions come from action comments, argument and custom type descriptions. sql and table
 actions without an output type are no GraphQL fields (as in actions.graphql). A schema is built
-for a role when first asked for and kept until the metadata's version changes: writes never
-build schemas.
+for a role when first asked for (in a thread, so other requests go on) and kept until the
+metadata's version changes: writes never build schemas.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,7 +32,7 @@ from handlers.graphql.tables import Relation, relations
 from handlers.graphql.types import Types, Unresolvable
 from metadata.actions import Action
 from metadata.errors import SwitchboardError
-from metadata.objects import View
+from metadata.objects import View, snapshot
 
 if TYPE_CHECKING:  # document.py builds on this module
     from handlers.graphql.document import Refused, Validated
@@ -147,32 +150,60 @@ def build(actions: list[Action], types: Types) -> RoleSchema:
     return RoleSchema(schema, roots, relations=types.relations)
 
 
+# Distinct schemas kept at once (roles with the same actions and table permissions share one).
+CACHED_SCHEMAS = 64
+
+
 class Schemas:
-    """Each role's schema, kept until the metadata changes (any new resource_version)."""
+    """Each role's schema, kept until the metadata changes (any new resource_version). Roles that
+    may run the same actions and read the same tables the same way share one schema, built once;
+    at most CACHED_SCHEMAS distinct ones are kept (the least recently used go first)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._version = -1
         self._roles: dict[str, RoleSchema] = {}
+        self._shared: OrderedDict[Hashable, RoleSchema] = OrderedDict()
 
     async def of(self, session: Session) -> RoleSchema:
         store = self.runtime.store
         if self._version != store.resource_version:
             self._roles.clear()
+            self._shared.clear()
             self._version = store.resource_version
         found = self._roles.get(session.role)
+        if found is not None:
+            return found
+        version = store.resource_version
+        actions = await _actions(self.runtime, store.state, session)
+        related = await relations(self.runtime, session, store.state)
+        key = (tuple(action.name for action in actions), _relations_key(related))
+        found = self._shared.get(key)
         if found is None:
-            version = store.resource_version
-            found = await role_schema(self.runtime, store.state, session)
-            if version == store.resource_version:  # else it is already out of date: not kept
-                self._roles[session.role] = found
+            # Built in a thread, on a copy of the metadata (a change may arrive meanwhile): a
+            # large schema takes a while to build, and other requests go on meanwhile.
+            found = await asyncio.to_thread(_build, actions, snapshot(store.state), related)
+        if version == store.resource_version:  # else it is already out of date: not kept
+            self._shared[key] = found
+            self._shared.move_to_end(key)
+            while len(self._shared) > CACHED_SCHEMAS:
+                dropped = self._shared.popitem(last=False)[1]
+                self._roles = {role: schema for role, schema in self._roles.items() if schema is not dropped}
+            self._roles[session.role] = found
         return found
 
 
-async def role_schema(runtime: Runtime, view: View, session: Session) -> RoleSchema:
-    """`session`'s role's schema for the metadata `view` (the current one, or any version's)."""
-    actions = await _actions(runtime, view, session)
-    related = await relations(runtime, session, view)
+def _relations_key(related: dict[str, list[Relation]]) -> Hashable:
+    """What a role's relationships to tables are, as a key: the same relationships to the same
+    tables with the same select permission make the same schema."""
+    return tuple(
+        (type_name, r.name, r.kind, r.key, repr(r.permission))
+        for type_name in sorted(related)
+        for r in related[type_name]
+    )
+
+
+def _build(actions: list[Action], view: View, related: dict[str, list[Relation]]) -> RoleSchema:
     # Tens of thousands of objects that live as long as the schema: the collector's passes over
     # them while they are made would cost more than making them.
     gc.disable()
@@ -180,6 +211,13 @@ async def role_schema(runtime: Runtime, view: View, session: Session) -> RoleSch
         return build(actions, Types(view, related))
     finally:
         gc.enable()
+
+
+async def role_schema(runtime: Runtime, view: View, session: Session) -> RoleSchema:
+    """`session`'s role's schema for the metadata `view` (the current one, or any version's)."""
+    actions = await _actions(runtime, view, session)
+    related = await relations(runtime, session, view)
+    return _build(actions, view, related)
 
 
 async def _actions(runtime: Runtime, view: View, session: Session) -> list[Action]:
