@@ -335,6 +335,9 @@ def test_a_fresh_tab_asks_for_the_secret_without_a_refusal(browser: Browser, ser
 
 
 def test_errors_read_as_sentences_with_their_details_beneath(page: Page, server: ServerProcess) -> None:
+    # Two versions of its own to compare, whatever ran before it on this server.
+    define(server, "versioned")
+    query(server, "drop_action", {"name": "versioned"})
     sign_in(page, server)
     # A refusal no field owns: a banner, the sentence first, the code in the details line.
     open_page(page, server, "history", "history")
