@@ -6,6 +6,17 @@ pointing at a type that does not fit) -> save (a compare-and-swap on the version
 change that changes nothing saves nothing. Without an explicit `resource_version`, losing the
 swap to another process re-runs the handler once more, holding the store's write lock on the
 latest version, so it applies however busy the other servers are; with one, it is a 409.
+
+`"dry_run": true` in the envelope of a modifying operation (a bulk, replace_metadata) runs all of
+that on a draft of the current version, refusing exactly what the real request would refuse,
+and saves nothing: the answer is {dry_run: true, resource_version (the version it was built on:
+send it back to apply exactly that), changes: {added, removed, changed} (as diff_metadata),
+graphql: {breaking, dangerous} (handlers/graphql/changes.py), answer (what the operation itself
+would answer, without a version)}. An operation that changes no metadata refuses `dry_run`
+(parse-failed at $.dry_run): a read has nothing to preview, and one that acts outside the
+metadata (run_action, API keys...) must never act when a dry run was asked for; run_action
+previews a run with `dry_run` in its args. Inside a bulk, an envelope's own `dry_run` is refused:
+it applies to the whole request.
 """
 
 from __future__ import annotations
@@ -19,10 +30,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.context import Answer, Changed, Context, Runtime, Session
+from handlers.graphql.changes import graphql_changes
 from handlers.registry import OPERATIONS, Operation
 from handlers.telemetry import note_operation, note_role
 from metadata.consistency import new_inconsistencies, refuse
 from metadata.decoding import decode
+from metadata.diff import describe
 from metadata.errors import AccessDenied, Conflict, ParseFailed, SwitchboardError, rooted
 from metadata.objects import Draft
 from metadata.store import StaleVersion, Store, unreachable
@@ -34,6 +47,7 @@ class Envelope(Strict):
     args: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
     version: int = 1
     resource_version: int | None = None
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         if self.version not in (1, 2):
@@ -73,6 +87,12 @@ def _did_you_mean(type_: str) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def _no_dry_run(type_: str) -> str:
+    if type_ == "run_action":
+        return 'run_action previews a run with "dry_run" in its args, not in the envelope'
+    return f'"{type_}" changes no metadata: a dry run is for the operations that do'
+
+
 def _prepare(body: bytes | msgspec.Raw, session: Session) -> tuple[Envelope, Operation, Any]:
     try:
         envelope = decode(_envelope, body)
@@ -85,6 +105,8 @@ def _prepare(body: bytes | msgspec.Raw, session: Session) -> tuple[Envelope, Ope
         raise ParseFailed(f'unknown metadata command "{envelope.type}"' + _did_you_mean(envelope.type))
     if op.admin_only and not session.is_admin:
         raise AccessDenied("restricted access : admin only", "$.args")
+    if envelope.dry_run and not op.modifies:
+        raise ParseFailed(_no_dry_run(envelope.type), "$.dry_run")
     if op.args is msgspec.Raw:
         return envelope, op, envelope.args
     with rooted("$.args"):
@@ -110,6 +132,8 @@ async def _nested(ctx: Context, body: msgspec.Raw) -> Any:
     envelope, op, args = _prepare(body, ctx.session)
     if not op.in_bulk:
         raise ParseFailed(f'"{envelope.type}" cannot run inside bulk: a refused bulk could not undo it', "$.type")
+    if envelope.dry_run:
+        raise ParseFailed("dry_run applies to a whole request: set it on the bulk's envelope", "$.dry_run")
     if envelope.resource_version not in (None, ctx.store.resource_version):
         raise _conflict(envelope.resource_version)
     if op.modifies:
@@ -171,6 +195,8 @@ async def _execute(runtime: Runtime, envelope: Envelope, op: Operation, args: An
             await store.sync()
         with rooted("$.args"):
             return await op.run(Context(runtime, session, envelope.version, None, _nested), args)
+    if envelope.dry_run:
+        return await _dry_run(runtime, envelope, op, args, session)
 
     async with store.write_lock:
         if envelope.resource_version not in (None, store.resource_version):
@@ -219,3 +245,34 @@ async def _attempt(
     if any(kind == "source" for kind, _ in changes):
         await runtime.engines.prune(store.state)
     return _finish(result, version)
+
+
+async def _dry_run(runtime: Runtime, envelope: Envelope, op: Operation, args: Any, session: Session) -> dict[str, Any]:
+    """Everything a modifying request does but the save, on the latest version (caught up
+    first, so nothing is judged on a stale view): what it would change, or its refusal."""
+    store = runtime.store
+    await store.sync()
+    base = store.resource_version
+    if envelope.resource_version not in (None, base):
+        raise _conflict(envelope.resource_version)
+    draft = Draft(store.state)
+    result = await _modify(op, Context(runtime, session, envelope.version, draft, _nested), args)
+    changes = describe(draft.base, draft.effective())
+    return {
+        "dry_run": True,
+        "resource_version": base,
+        "changes": changes,
+        "graphql": await graphql_changes(runtime, draft.base, draft, changes),
+        "answer": _unversioned(result),
+    }
+
+
+def _unversioned(result: Any) -> Any:
+    """An operation's answer as `_finish` makes it, without the version it did not make."""
+    if isinstance(result, Answer):
+        return result.body
+    if isinstance(result, Changed):
+        return result.body
+    if isinstance(result, list):
+        return [_unversioned(item) for item in result]
+    return result

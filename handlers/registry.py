@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from handlers.context import Context
-from handlers.execution import run_action, signature
+from handlers.execution import run_action, run_control, signature
 from handlers.operations import (
     actions,
     api_keys,
@@ -97,6 +97,17 @@ OPERATIONS: dict[str, Operation] = {
         run_action.get_action_result, run_action.GetActionResult, modifies=False, admin_only=False, fresh=False
     ),
     "get_action_log": Operation(run_action.get_action_log, run_action.GetActionLog, modifies=False, fresh=False),
+    # Replays run under today's metadata: caught up first. Cancels read no metadata.
+    "replay_action_run": Operation(run_control.replay_action_run, run_control.RunId, modifies=False, in_bulk=False),
+    "replay_action_runs": Operation(
+        run_control.replay_action_runs, run_control.ReplayRuns, modifies=False, in_bulk=False
+    ),
+    "cancel_action_run": Operation(
+        run_control.cancel_action_run, run_control.RunId, modifies=False, fresh=False, in_bulk=False
+    ),
+    "cancel_action_runs": Operation(
+        run_control.cancel_action_runs, run_control.CancelRuns, modifies=False, fresh=False, in_bulk=False
+    ),
     "add_source": Operation(data_sources.add_source, DataSource, modifies=True),
     "update_source": Operation(data_sources.update_source, DataSource, modifies=True),
     "drop_source": Operation(data_sources.drop_source, data_sources.DropSource, modifies=True),

@@ -29,11 +29,12 @@ Settled = tuple[str, str, str, str | None, str | None, float]
 # The columns a claim returns, to make Runs of.
 RUN_COLUMNS = (
     "id", "action", "mode", "status", "input", "session", "headers", "role", "user_id", "output", "errors",
-    "attempts", "created_at", "updated_at",
+    "attempts", "created_at", "updated_at", "replay_of", "replayed_by", "cancelled_by",
 )  # fmt: skip
 INSERTED = (
     "id", "action", "mode", "status", "input", "session", "headers", "role", "user_id", "output", "errors",
     "attempts", "lease_seconds", "created_at", "updated_at", "run_at", "lease_until", "claimed_by",
+    "replay_of", "replayed_by",
 )  # fmt: skip
 
 

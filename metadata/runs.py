@@ -27,10 +27,12 @@ import sqlalchemy as sa
 
 from metadata import tables
 from metadata.group_commit import GroupCommit
-from metadata.run_queue import PgQueue, Queue, Settled, SqlQueue
-from metadata.store import RUNS_CHANNEL, Store
+from metadata.run_queue import IDS_PER_NOTICE, PgQueue, Queue, Settled, SqlQueue
+from metadata.store import FINISHED_CHANNEL, RUNS_CHANNEL, Store
 
 FINISHED = ("completed", "error")
+# A run that will not run (again): finished, or cancelled before it started.
+DONE = (*FINISHED, "cancelled")
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -53,10 +55,15 @@ class Run:
     attempts: int
     created_at: float
     updated_at: float
+    # A replay's original run and who replayed it; who cancelled a cancelled run ({role, ...}).
+    replay_of: str | None = None
+    replayed_by: dict[str, str] | None = None
+    cancelled_by: dict[str, str] | None = None
 
     def result(self) -> dict[str, Any]:
-        """The run as get_action_result shows it."""
-        return {
+        """The run as get_action_result shows it (`replay_of`, `replayed_by`, `cancelled_by`
+        only when set)."""
+        shown = {
             "id": self.id,
             "action": self.action,
             "status": self.status,
@@ -66,10 +73,19 @@ class Run:
             "updated_at": _iso(self.updated_at),
             "attempts": self.attempts,
         }
+        if self.replay_of is not None:
+            shown |= {"replay_of": self.replay_of, "replayed_by": self.replayed_by}
+        if self.cancelled_by is not None:
+            shown["cancelled_by"] = self.cancelled_by
+        return shown
 
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _optional(value: str | None) -> Any:
+    return None if value is None else _decode(value)
 
 
 def _run(row: Mapping[Any, Any]) -> Run:
@@ -89,6 +105,9 @@ def _run(row: Mapping[Any, Any]) -> Run:
         attempts=row["attempts"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        replay_of=row["replay_of"],
+        replayed_by=_optional(row["replayed_by"]),
+        cancelled_by=_optional(row["cancelled_by"]),
     )
 
 
@@ -118,9 +137,12 @@ class Runs:
         output: Any = None,
         errors: Any = None,
         held_by: str | None = None,
+        replay_of: str | None = None,
+        replayed_by: dict[str, str] | None = None,
     ) -> Run:
         """Write a run; committed before this returns, so an id handed out is never lost. With
-        `held_by`, the run is written already claimed by that lease holder (its first attempt)."""
+        `held_by`, the run is written already claimed by that lease holder (its first attempt).
+        A replay names the run it replays and who replayed it."""
         now = time.time()
         run_id = str(uuid.uuid4())
         if held_by is not None:
@@ -144,6 +166,8 @@ class Runs:
             "run_at": now,
             "lease_until": None if held_by is None else now + lease_seconds,
             "claimed_by": held_by,
+            "replay_of": replay_of,
+            "replayed_by": None if replayed_by is None else _encode(replayed_by).decode(),
         }
         await self._queued.submit(row)
         return Run(
@@ -161,6 +185,8 @@ class Runs:
             attempts=0 if status == "created" else 1,
             created_at=now,
             updated_at=now,
+            replay_of=replay_of,
+            replayed_by=replayed_by,
         )
 
     async def claim(self, token: str, limit: int) -> list[Run]:
@@ -229,6 +255,16 @@ class Runs:
             row = (await conn.execute(sa.select(tables.runs).where(R.id == run_id))).first()
         return None if row is None else _run(row._mapping)
 
+    async def finished_among(self, ids: list[str]) -> set[str]:
+        """Those of the runs `ids` that have finished: how a server whose store does not notify
+        (SQLite) learns of runs another process finished. By primary key, 500 ids a statement."""
+        done: set[str] = set()
+        async with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = sa.select(R.id).where(R.id.in_(ids[start : start + 500]), R.status.in_(DONE))
+                done.update((await conn.execute(query)).scalars())
+        return done
+
     async def log(
         self, action: str | None, status: str | None, limit: int, offset: int = 0, before: str | None = None
     ) -> list[Run]:
@@ -250,13 +286,87 @@ class Runs:
                 query = query.where(sa.tuple_(R.created_at, R.id) < sa.tuple_(key.created_at, key.id))
             return [_run(row._mapping) for row in (await conn.execute(query)).all()]
 
+    async def cancel(
+        self,
+        by: dict[str, str],
+        errors: Any,
+        *,
+        ids: list[str] | None = None,
+        action: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> list[str]:
+        """Cancel waiting runs (status created: never started, or waiting for a retry), oldest
+        first, at most `limit`: the runs `ids`, or those of `action` created in [since, until).
+        One statement, whose `status = 'created'` a claim also needs: of a claim and a cancel of
+        the same run, one wins, so a cancelled run is never delivered, and a claimed run is not
+        cancelled. Every server's subscribers learn of them as of finished runs. Returns the ids
+        cancelled."""
+        now = time.time()
+        chosen = sa.select(R.id).where(tables.WAITING).order_by(R.created_at, R.id).limit(limit)
+        if ids is not None:
+            chosen = chosen.where(R.id.in_(ids))
+        if action is not None:
+            chosen = chosen.where(R.action == action)
+        if since is not None:
+            chosen = chosen.where(R.created_at >= since)
+        if until is not None:
+            chosen = chosen.where(R.created_at < until)
+        if not self.store.is_sqlite:
+            chosen = chosen.with_for_update(skip_locked=True)  # a run being claimed now is the claim's
+        # A CTE, which runs once: a subquery may be run again for each row the update reaches,
+        # and once the first rows are changed, its LIMIT would pick others.
+        picked = chosen.cte("picked")
+        cancel = (
+            sa.update(tables.runs)
+            .where(R.id.in_(sa.select(picked.c.id)), tables.WAITING)
+            .values(
+                status="cancelled",
+                errors=_encode(errors).decode(),
+                cancelled_by=_encode(by).decode(),
+                updated_at=now,
+                lease_until=None,
+                claimed_by=None,
+            )
+            .returning(R.id, R.created_at)
+        )
+        async with self.engine.begin() as conn:
+            done = [row.id for row in sorted((await conn.execute(cancel)).all(), key=lambda r: (r.created_at, r.id))]
+            if done and not self.store.is_sqlite:
+                for start in range(0, len(done), IDS_PER_NOTICE):
+                    notice = ",".join(done[start : start + IDS_PER_NOTICE])
+                    await conn.execute(sa.select(sa.func.pg_notify(FINISHED_CHANNEL, notice)))
+        return done
+
+    async def replayable(
+        self, action: str | None, status: str, since: float | None, until: float | None, limit: int
+    ) -> list[Run]:
+        """The runs in `status` (error, completed, cancelled) of `action` created in [since, until),
+        oldest first, at most `limit`, leaving out those replayed already (a replay that failed
+        is a failed run of its own)."""
+        query = sa.select(tables.runs).where(R.status == status).order_by(R.created_at, R.id).limit(limit)
+        if status in FINISHED:  # the finished runs' index: its predicate, literally, to match it
+            query = query.where(tables.FINISHED)
+        if action is not None:
+            query = query.where(R.action == action)
+        if since is not None:
+            query = query.where(R.created_at >= since)
+        if until is not None:
+            query = query.where(R.created_at < until)
+        replays = tables.runs.alias("replays")
+        replayed = sa.select(replays.c.id).where(replays.c.replay_of == R.id, tables.REPLAYS)
+        query = query.where(~sa.exists(replayed))
+        async with self.engine.connect() as conn:
+            return [_run(row._mapping) for row in (await conn.execute(query)).all()]
+
     async def delete_before(self, cutoff: float, batch: int = 500) -> int:
-        """Delete the runs last changed before `cutoff` that are finished, or still queued (a run
+        """Delete the runs last changed before `cutoff` that are finished (or cancelled), or still queued (a run
         nobody took within the retention period is not coming), `batch` at a time: each delete is
         a short transaction, so a run being recorded meanwhile waits milliseconds, not the whole
         clean-up. Then give the space back (SQLite: checkpoint the WAL and free pages). Returns
         how many were deleted."""
-        stale = sa.or_(R.status.in_(FINISHED), R.status == "created")
+        stale = sa.or_(R.status.in_(DONE), R.status == "created")
         total = 0
         while True:
             ids = sa.select(R.id).where(stale, R.updated_at < cutoff).limit(batch).scalar_subquery()

@@ -59,6 +59,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _add_run_columns(conn: sa.Connection) -> None:
+    """Add to an older store's runs table the columns it lacks (nullable: old rows keep NULL)."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns(tables.runs.name)}
+    for name in tables.ADDED_RUN_COLUMNS:
+        if name not in present:
+            column = tables.runs.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {tables.runs.name} ADD COLUMN {name} {kind}"))
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = engine_url(url)
@@ -85,7 +95,9 @@ class Store:
                 # Several servers may start at once on an empty database.
                 await conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
             await conn.run_sync(tables.schema.create_all)
-            # create_all makes missing tables only: indexes added since a table was made come here.
+            # create_all makes missing tables only: columns and indexes added since a table was
+            # made come here.
+            await conn.run_sync(_add_run_columns)
             for index in tables.runs.indexes:
                 await conn.run_sync(index.create, checkfirst=True)
             for name in tables.OLD_INDEXES:

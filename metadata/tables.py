@@ -50,6 +50,7 @@ versions = sa.Table(
 WAITING = sa.text("status = 'created'")
 LEASED = sa.text("status = 'processing'")
 FINISHED = sa.text("status IN ('completed', 'error')")
+REPLAYS = sa.text("replay_of IS NOT NULL")
 runs = sa.Table(
     "switchboard_action_runs",
     schema,
@@ -71,6 +72,11 @@ runs = sa.Table(
     sa.Column("run_at", sa.Float, nullable=False),
     sa.Column("lease_until", sa.Float, nullable=True),
     sa.Column("claimed_by", sa.String(36), nullable=True),
+    # A replay (replay_action_run) is a new run: the run it replays, and who replayed it; a
+    # cancelled run (cancel_action_run) says who cancelled it. Who: JSON {role, user_id?, api_key?}.
+    sa.Column("replay_of", sa.String(36), nullable=True),
+    sa.Column("replayed_by", sa.Text, nullable=True),
+    sa.Column("cancelled_by", sa.Text, nullable=True),
     # Partial indexes hold only the runs a claim looks for (finished runs, the bulk of the table,
     # are in neither), so claiming reads the rows it takes and no others. Their predicates are
     # literals, which the claim repeats literally: a bound parameter would not match them.
@@ -89,7 +95,12 @@ runs = sa.Table(
         postgresql_where=FINISHED,
         sqlite_where=FINISHED,
     ),
+    # The replays of a run (few runs are replayed: only those are in it), so replaying the failed
+    # runs of a filter skips, by index, those replayed already.
+    sa.Index("switchboard_action_runs_replays", "replay_of", postgresql_where=REPLAYS, sqlite_where=REPLAYS),
 )
+# Columns added since the table was first made: added to an older store when it opens.
+ADDED_RUN_COLUMNS = ("replay_of", "replayed_by", "cancelled_by")
 # Indexes of earlier versions, dropped when the store opens: the partial ones and the log's
 # replace them.
 OLD_INDEXES = ("switchboard_action_runs_due", "switchboard_action_runs_action")

@@ -1,6 +1,6 @@
-"""The `switchboard` command: `serve` runs the server; `metadata`, `actions` and `users` administer a
-running one over its HTTP API (`--endpoint`, `--admin-secret`, `--api-key`, `-o`: before or after the
-command).
+"""The `switchboard` command: `serve` runs the server; `metadata`, `actions`, `runs` (rpc/cli_runs.py)
+and `users` administer a running one over its HTTP API (`--endpoint`, `--admin-secret`, `--api-key`,
+`-o`: before or after the command).
 
 Exit status: 0 success; 1 a request the server refused (its `error` and `path` are printed), a
 server that cannot be reached, or `metadata diff` finding differences; 2 usage errors and
@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from rpc.cli_init import init, metadata_dir
+from rpc.cli_runs import runs
 from rpc.cli_session import AdminGroup, Session, fail, session_options, table
 
 
@@ -37,17 +38,33 @@ def main(ctx: click.Context, endpoint: str, admin_secret: str | None, api_key: s
     ctx.obj = Session(endpoint, admin_secret, api_key, output)
 
 
+class _Workers(click.ParamType):  # type: ignore[type-arg]
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if value == "auto" or (isinstance(value, int) and value >= 1):
+            return value  # type: ignore[no-any-return]
+        if isinstance(value, str) and value.isdigit() and int(value) >= 1:
+            return int(value)
+        self.fail(f"{value!r} is not a number of processes (1 or more) or auto", param, ctx)
+
+
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML settings file.")
 @click.option("--host", help="Overrides the `host` setting.")
 @click.option("--port", type=int, help="Overrides the `port` setting.")
-def serve(config_path: str | None, host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=_Workers(),
+    help="Server processes sharing the port and the store; auto: one per core. Overrides the `workers` setting.",
+)
+def serve(config_path: str | None, host: str | None, port: int | None, workers: int | str | None) -> None:
     """Start the server."""
     from rpc.config import ConfigError, load_config
     from rpc.server import StartupFailed, serve
 
     try:
-        serve(load_config(config_path), host, port)
+        serve(load_config(config_path), host, port, workers)
     except (ConfigError, StartupFailed) as exc:
         fail(str(exc), 1)
 
@@ -484,3 +501,4 @@ def create_user(
 
 
 main.add_command(init)
+main.add_command(runs)

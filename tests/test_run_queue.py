@@ -219,3 +219,78 @@ def test_retention_deletes_in_batches_finished_and_never_taken_runs(database_url
             await closed(store, runs)
 
     asyncio.run(scenario())
+
+
+def test_a_claim_never_takes_a_cancelled_run_and_never_wins_with_a_cancel(database_url: str) -> None:
+    """Claimers and cancellers racing over the same waiting runs: each run is claimed or
+    cancelled, never both, and a cancelled run is never claimed afterwards (retries, expired
+    leases and a graceful release put runs back to waiting: never a cancelled one)."""
+
+    async def scenario() -> None:
+        store, runs = await opened(database_url)
+        try:
+            ids = {run.id for run in await asyncio.gather(*(queue(runs, n) for n in range(150)))}
+            claimed: Counter[str] = Counter()
+            cancelled: Counter[str] = Counter()
+            by = {"role": "admin"}
+
+            async def claimer(token: str) -> None:
+                while batch := await runs.claim(token, 5):
+                    claimed.update(run.id for run in batch)
+
+            async def canceller() -> None:
+                while done := await runs.cancel(by, {"code": "cancelled"}, action="work", limit=4):
+                    cancelled.update(done)
+
+            await asyncio.gather(*(claimer(f"worker-{i}") for i in range(3)), canceller(), canceller())
+            assert set(claimed) | set(cancelled) == ids
+            assert not set(claimed) & set(cancelled)
+            assert set(claimed.values()) <= {1} and set(cancelled.values()) <= {1}
+            assert cancelled, "the cancellers took nothing: the race was not run"
+            some = next(iter(cancelled))
+            stopped = await runs.get(some)
+            assert stopped is not None and (stopped.status, stopped.cancelled_by) == ("cancelled", by)
+            # Nothing puts a cancelled run back: not an expired lease, not a release.
+            async with store.engine.begin() as conn:
+                await conn.execute(sa.update(tables.runs).values(lease_until=0))
+            assert await runs.expire_leases() == len(claimed)
+            await runs.release("worker-0")
+            again = {run.id for run in await runs.claim("late", 1000)}
+            assert again == set(claimed) and not again & set(cancelled)
+            assert await runs.cancel(by, {}, ids=sorted(again)) == []  # claimed: not cancelled
+        finally:
+            await closed(store, runs)
+
+    asyncio.run(scenario())
+
+
+def test_an_older_store_gains_the_new_run_columns(database_url: str) -> None:
+    """A store made before runs could be replayed or cancelled opens as it is: the columns are
+    added (old runs keep NULL), its runs read as before, and the index of replays is made."""
+    added = set(tables.ADDED_RUN_COLUMNS)
+
+    async def scenario() -> None:
+        old = sa.MetaData()
+        sa.Table(tables.runs.name, old, *(c.copy() for c in tables.runs.columns if c.name not in added))
+        store = Store(database_url)
+        async with store.engine.begin() as conn:
+            await conn.run_sync(old.create_all)
+            row = {"id": "r1", "action": "work", "mode": "async", "status": "error", "input": "{}", "session": "{}"}
+            row |= {"headers": "{}", "role": "admin", "attempts": 1, "lease_seconds": 30, "created_at": 1.0}
+            await conn.execute(sa.insert(old.tables[tables.runs.name]).values(**row, updated_at=1.0, run_at=1.0))
+        await store.engine.dispose()
+        store, runs = await opened(database_url)
+        try:
+            name = tables.runs.name
+            async with store.engine.connect() as conn:
+                columns = await conn.run_sync(lambda c: {x["name"] for x in sa.inspect(c).get_columns(name)})
+                indexes = await conn.run_sync(lambda c: {x["name"] for x in sa.inspect(c).get_indexes(name)})
+            assert added <= columns and "switchboard_action_runs_replays" in indexes
+            found = await runs.get("r1")
+            assert found is not None and (found.status, found.replay_of, found.cancelled_by) == ("error", None, None)
+            [replayable] = await runs.replayable(None, "error", None, None, 10)
+            assert replayable.id == "r1"
+        finally:
+            await closed(store, runs)
+
+    asyncio.run(scenario())

@@ -30,7 +30,7 @@ from handlers.graphql.plan import INTROSPECTION, JOINED, Node, arguments, shape,
 from handlers.graphql.schema import NO_QUERIES, RoleSchema, Schemas
 from metadata.errors import SwitchboardError
 from metadata.json_kinds import json_kind
-from metadata.runs import Run
+from metadata.runs import DONE, Run
 
 _encode = msgspec.json.Encoder().encode
 
@@ -210,7 +210,7 @@ async def run_value(op: Operation, node: Node, found: Run | None) -> Any:
 
 
 def finished(found: Run | None) -> bool:
-    return found is None or found.status in ("completed", "error")
+    return found is None or found.status in DONE
 
 
 def _introspection(op: Operation, nodes: list[Node]) -> dict[str, Any]:

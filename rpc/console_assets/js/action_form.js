@@ -4,6 +4,7 @@ import { html, useState } from "./lib.js";
 import { RawText, ViewSwitch, switchView } from "./raw.js";
 import { ErrorForm, Field, Fieldset, Notice } from "./ui.js";
 import { handlerKind } from "./actions_list.js";
+import { useCheckedSave } from "./breaking.js";
 
 const D = "$.args.definition";
 export const BUILTIN_SCALARS = ["Int", "Float", "String", "Boolean", "ID"];
@@ -158,6 +159,7 @@ export function ActionForm({ initial, editing, types, sources, onSaved }) {
   const [error, setError] = useState(null);
   const [saved, setSaved] = useState(null);
   const [busy, setBusy] = useState(false);
+  const [checkedSave, breakingDialog] = useCheckedSave();
 
   const onSwitch = (to) => {
     try {
@@ -182,7 +184,9 @@ export function ActionForm({ initial, editing, types, sources, onSaved }) {
     setError(null);
     setSaved(null);
     try {
-      const answer = await query(editing ? "update_action" : "create_action", args);
+      // An edit that breaks a role's GraphQL schema is shown and asked about first.
+      const answer = await checkedSave(editing ? "update_action" : "create_action", args);
+      if (!answer) return;
       setSaved(answer.resource_version);
       onSaved && onSaved(args.name, answer);
     } catch (exc) {
@@ -199,5 +203,6 @@ export function ActionForm({ initial, editing, types, sources, onSaved }) {
       : html`<${RawText} text=${text} setText=${setText} label=${`${view.toUpperCase()}: the arguments of ${editing ? "update_action" : "create_action"}`} />`}
     ${saved && html`<${Notice}>Saved: resource version ${saved}</${Notice}>`}
     <div class="buttons"><button type="submit" class="primary" disabled=${busy}>${editing ? "Save" : "Create action"}</button></div>
+    ${breakingDialog}
   <//>`;
 }

@@ -3,6 +3,7 @@ import { query } from "./api.js";
 import { html, useState } from "./lib.js";
 import { ActionForm, NEW_ACTION } from "./action_form.js";
 import { RunForm } from "./run_form.js";
+import { BreakingList } from "./breaking.js";
 import { Confirm, ErrorBanner, Page, go, useLoad } from "./ui.js";
 
 // Type names for the form's suggestions, and the data sources, without any action.
@@ -51,9 +52,19 @@ export function ActionPage({ name, tab }) {
   const data = loaded.data;
   const base = `#/actions/${encodeURIComponent(name)}`;
 
+  // The drop is previewed first (a dry run): the dialog names the clients it would break, and
+  // the drop applies to exactly the version that was previewed.
+  const askDrop = async () => {
+    setError(null);
+    try {
+      setDropping(await query("drop_action", { name }, { dry_run: true }));
+    } catch (exc) {
+      setError(exc);
+    }
+  };
   const drop = async () => {
     try {
-      await query("drop_action", { name, clear_data: clearData });
+      await query("drop_action", { name, clear_data: clearData }, { resource_version: dropping.resource_version });
       go("#/actions");
     } catch (exc) {
       setError(exc);
@@ -68,7 +79,7 @@ export function ActionPage({ name, tab }) {
     <a href=${`#/graphiql?action=${encodeURIComponent(name)}`}>Try in GraphiQL</a>
   </nav>`;
   return html`<${Page} name=${`action-${tab}`} title=${name} ready=${!!data}
-    tools=${html`<button type="button" class="danger" onClick=${() => setDropping(true)}>Drop</button>`}>
+    tools=${html`<button type="button" class="danger" onClick=${askDrop}>Drop</button>`}>
     ${tabs}
     <${ErrorBanner} error=${loaded.error || error} />
     ${data && !data.action && html`<p class="empty">There is no action named ${name}.</p>`}
@@ -89,6 +100,9 @@ export function ActionPage({ name, tab }) {
     ${dropping &&
     html`<${Confirm} message=${`Drop the action ${name}, its permissions and its public link?`} confirmLabel="Drop action"
       onConfirm=${drop} onCancel=${() => setDropping(false)}>
+      ${dropping.graphql.breaking.length > 0 &&
+      html`<p class="warning">It breaks the GraphQL schema of clients built against it:</p>
+        <${BreakingList} breaking=${dropping.graphql.breaking} />`}
       <label class="check"><input type="checkbox" checked=${clearData} onChange=${(e) => setClearData(e.target.checked)} /> Also delete its runs</label>
     <//>`}
   <//>`;

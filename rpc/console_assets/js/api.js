@@ -57,12 +57,14 @@ function headersFor(credentials, role) {
 }
 
 // One envelope: resolves to the answer, rejects with an ApiError carrying the server's path.
-// Options: role (run as that role), version (the envelope's), resource_version,
-// credentials (to try ones not yet saved), raw (resolve to {status, body} even on refusal).
+// Options: role (run as that role), version (the envelope's), resource_version, dry_run (a
+// change previewed, not saved), credentials (to try ones not yet saved), raw (resolve to
+// {status, body} even on refusal).
 export async function query(type, args = {}, options = {}) {
   const envelope = { type, args };
   if (options.version) envelope.version = options.version;
   if (options.resource_version != null) envelope.resource_version = options.resource_version;
+  if (options.dry_run) envelope.dry_run = true;
   let response;
   try {
     response = await fetch("/v1/query", {

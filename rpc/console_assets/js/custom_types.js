@@ -5,6 +5,7 @@ import { query } from "./api.js";
 import { html, useState } from "./lib.js";
 import { RawText, ViewSwitch, switchView } from "./raw.js";
 import { Confirm, ErrorBanner, ErrorForm, Field, Fieldset, Notice, Page, useLoad } from "./ui.js";
+import { useCheckedSave } from "./breaking.js";
 
 const SECTIONS = [
   ["input_objects", "Input objects", "input"],
@@ -65,13 +66,16 @@ export function CustomTypes() {
   const [text, setText] = useState("");
   const [error, setError] = useState(null);
   const [saved, setSaved] = useState(null);
+  const [checkedSave, breakingDialog] = useCheckedSave();
   const data = loaded.data;
   const types = (data && data.metadata.custom_types) || {};
 
   const send = async (all) => {
     setError(null);
     try {
-      const answer = await query("set_custom_types", all, { resource_version: data.resource_version });
+      // A type edit that breaks a role's GraphQL schema (a field removed...) is asked about first.
+      const answer = await checkedSave("set_custom_types", all, { resource_version: data.resource_version });
+      if (!answer) return;
       setSaved(answer.resource_version);
       setEditing(null);
       setDropping(null);
@@ -137,5 +141,6 @@ export function CustomTypes() {
     ${dropping &&
     html`<${Confirm} message=${`Drop the type ${dropping.name}?`} confirmLabel="Drop type" onCancel=${() => setDropping(null)}
       onConfirm=${() => send({ ...types, [dropping.section]: types[dropping.section].filter((_, j) => j !== dropping.index) })} />`}
+    ${breakingDialog}
   <//>`;
 }

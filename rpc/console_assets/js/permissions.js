@@ -3,6 +3,7 @@ import { query } from "./api.js";
 import { html, useState } from "./lib.js";
 import { ActionFilters, NO_FILTERS, listActions, useSettled } from "./actions_list.js";
 import { ErrorBanner, Notice, Page, Pager, useLoad } from "./ui.js";
+import { useCheckedSave } from "./breaking.js";
 
 const LIMIT = 25;
 const key = (action, role) => `${action}\u0000${role}`;
@@ -20,6 +21,7 @@ export function Permissions() {
   const [error, setError] = useState(null);
   const [failed, setFailed] = useState(null);
   const [saved, setSaved] = useState(null);
+  const [checkedSave, breakingDialog] = useCheckedSave();
 
   // Inherited roles get no column of their own: what they may run comes from their parents.
   const known = (roles.data ? roles.data.roles.filter((r) => !r.inherits).map((r) => r.name) : []).filter(
@@ -53,7 +55,9 @@ export function Permissions() {
     setError(null);
     setFailed(null);
     try {
-      const answers = await query("bulk", envelopes);
+      // Taking a permission away breaks that role's schema: shown and asked about first.
+      const answers = await checkedSave("bulk", envelopes);
+      if (!answers) return;
       setSaved({ count: changes.length, version: answers[0].resource_version });
       setPending(new Map());
       setAdded([]);
@@ -99,5 +103,6 @@ export function Permissions() {
       ${columns.length === 0 && html`<p class="empty">No role holds a permission yet: add a role column.</p>`}
       <${Pager} offset=${filters.offset} limit=${LIMIT} total=${data.total} shown=${data.actions.length}
         onChange=${(offset) => setFilters({ ...filters, offset })} />`}
+    ${breakingDialog}
   <//>`;
 }

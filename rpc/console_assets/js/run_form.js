@@ -5,10 +5,24 @@ import { html, useEffect, useState } from "./lib.js";
 import { InputValue, inputError, parseType, typeIndex } from "./input_fields.js";
 import { ErrorBanner, ErrorForm, Field, Json, useLoad } from "./ui.js";
 
-const FINISHED = ["completed", "error"];
+const FINISHED = ["completed", "error", "cancelled"];
 
 function AsyncRun({ id }) {
   const [run, setRun] = useState(null);
+  const [tick, setTick] = useState(0);
+  const [error, setError] = useState(null);
+  const [replayed, setReplayed] = useState(null);
+  // A run still queued may be cancelled; a finished one replayed (a new run, followed below).
+  const act = async (type) => {
+    setError(null);
+    try {
+      const answer = await query(type, { id });
+      if (type === "replay_action_run") setReplayed(answer.id);
+      setTick((t) => t + 1);
+    } catch (exc) {
+      setError(exc);
+    }
+  };
   useEffect(() => {
     let live = true;
     let timer;
@@ -23,13 +37,19 @@ function AsyncRun({ id }) {
       live = false;
       clearTimeout(timer);
     };
-  }, [id]);
+  }, [id, tick]);
   if (!run) return html`<p>Run ${id} queued…</p>`;
   return html`<div class="async-run" data-status=${run.status}>
     <p>Run <code>${id}</code>: <span class=${`status ${run.status}`}>${run.status}</span>
       ${run.attempts != null && html` <span class="muted">attempt ${run.attempts}</span>`}</p>
     ${run.status === "completed" && html`<${Json} value=${run.output} className="output" />`}
-    ${run.status === "error" && html`<${Json} value=${run.errors} className="errors" />`}
+    ${(run.status === "error" || run.status === "cancelled") && html`<${Json} value=${run.errors} className="errors" />`}
+    <${ErrorBanner} error=${error} />
+    <div class="buttons">
+      ${run.status === "created" && html`<button type="button" class="danger" onClick=${() => act("cancel_action_run")}>Cancel run</button>`}
+      ${FINISHED.includes(run.status) && !replayed && html`<button type="button" onClick=${() => act("replay_action_run")}>Replay run</button>`}
+    </div>
+    ${replayed && html`<${AsyncRun} id=${replayed} />`}
   </div>`;
 }
 
