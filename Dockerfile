@@ -5,13 +5,14 @@ FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Only what the package needs (see .dockerignore); the [speed] extra brings uvloop and httptools.
+# Only what the package needs (see .dockerignore); the [speed] extra brings uvloop and httptools,
+# [otel] the OpenTelemetry SDK, for tracing when SWITCHBOARD_OTLP_ENDPOINT is set.
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY rpc rpc
 COPY handlers handlers
 COPY metadata metadata
-RUN pip install '.[speed]' && rm -rf /src
+RUN pip install '.[speed,otel]' && rm -rf /src
 
 RUN useradd --system --uid 10001 --home-dir /data switchboard && mkdir /data && chown switchboard /data
 USER switchboard

@@ -14,6 +14,7 @@ from handlers.execution.engines import Engines
 from handlers.execution.proxies import Proxies
 from handlers.execution.rate_limit import RateLimiter
 from handlers.telemetry import Metrics
+from handlers.tracing import Tracing
 from metadata.actions import Action
 from metadata.api_keys import ApiKeys
 from metadata.objects import Draft
@@ -86,6 +87,18 @@ class Runtime:
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
     public_sharing: bool = True  # whether public links may be made and run
     metrics: Metrics = field(default_factory=Metrics)
+    # Spans exported over OTLP (otlp_endpoint); None: tracing is off, and costs nothing.
+    tracing: Tracing | None = None
+
+
+@dataclass
+class Replay:
+    """A logged run started again (replay_action_run): the run it replays and who replayed it;
+    `run_id` is the new run's, once it is logged."""
+
+    of: str
+    by: dict[str, str]
+    run_id: str | None = None
 
 
 @dataclass
@@ -103,6 +116,8 @@ class Call:
     # The run's id, for an async run: sent as the Idempotency-Key of every delivery, so that a
     # handler can drop a repeat (a run whose finish was lost in a crash is delivered again).
     run_id: str | None = None
+    # Set when this call replays a logged run: it is logged as a new run linked to that one.
+    replay: Replay | None = None
 
     def payload(self) -> bytes:
         """Hasura's webhook payload."""

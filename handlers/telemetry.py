@@ -11,6 +11,12 @@ handlers and outcomes), never from what a caller sends, so a caller cannot grow 
 without bound. Runs are labelled by action only when asked (`per_action`): a series per action
 grows with the metadata, and histograms multiply it by their buckets (at 2,000 actions a scrape
 was 6.6 MB; by default it stays a few kB whatever the metadata holds).
+
+Under `switchboard serve --workers N` the workers keep their series in prometheus-client's
+multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by the parent before it starts them): a scrape,
+whichever worker answers it, reports the sum of every worker's counters and histograms (those of
+workers that exited included), and the gauges as the scraping worker sets them. The process_*
+series are left out then: they would describe only the worker that answered.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, disable_created_metrics
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from metadata.errors import SwitchboardError
 
@@ -43,6 +50,9 @@ class RequestInfo:
     request_id: str
     operation: str | None = None
     role: str | None = None
+    # The caller's W3C trace context, when it sent a well-formed one (handlers/tracing.py).
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("switchboard_request", default=None)
@@ -55,6 +65,11 @@ def begin(request_id: str | None) -> RequestInfo:
     info = RequestInfo(request_id)
     _current.set(info)
     return info
+
+
+def current() -> RequestInfo | None:
+    """The request (or async run) being handled."""
+    return _current.get()
 
 
 def request_id() -> str | None:
@@ -101,7 +116,14 @@ class Metrics:
         counted = ["action"] if per_action != "none" else []
         timed = ["action"] if per_action == "histograms" else []
         self._counted, self._timed = bool(counted), bool(timed)
-        ProcessCollector(registry=registry)  # CPU, memory, open file descriptors
+        # What a scrape renders: this registry, or every worker's series (see the module's doc).
+        self.exposed = registry
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if shared:
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed, shared)  # type: ignore[no-untyped-call]
+        else:
+            ProcessCollector(registry=registry)  # CPU, memory, open file descriptors
         self.requests = Counter(
             "switchboard_requests",
             "HTTP requests answered, by operation type and status.",
@@ -144,16 +166,19 @@ class Metrics:
             "switchboard_metadata_resource_version",
             "The metadata resource version this server serves.",
             registry=registry,
+            multiprocess_mode="mostrecent",  # as the worker answering the scrape sets it
         )
         self.queue_depth = Gauge(
             "switchboard_async_queue_depth",
             "Async runs due and waiting for a worker (shared by every server on the store).",
             registry=registry,
+            multiprocess_mode="mostrecent",  # as the worker answering the scrape sets it
         )
         self.oldest_waiting = Gauge(
             "switchboard_async_oldest_waiting_seconds",
             "How long the oldest due async run has been waiting for a worker (0 when none is).",
             registry=registry,
+            multiprocess_mode="mostrecent",  # as the worker answering the scrape sets it
         )
         # The labelled series of each label set, looked up once: `labels()` validates and locks on
         # every call, which the run path would pay several times per request.

@@ -29,6 +29,7 @@ from handlers.graphql.document import Limits
 from handlers.graphql.service import GraphQL
 from handlers.metabase.service import Metabase
 from handlers.telemetry import Metrics
+from handlers.tracing import Tracing, start_tracing
 from metadata.api_keys import ApiKeys
 from metadata.errors import SwitchboardError
 from metadata.runs import Runs
@@ -75,8 +76,10 @@ class Compression(GZipMiddleware):
             await self.app(scope, receive, send)
 
 
-def create_app(config: Config | None = None) -> Starlette:
+def create_app(config: Config | None = None, tracing: Tracing | None = None) -> Starlette:
+    """`tracing`: where spans go instead of `otlp_endpoint`'s collector (tests: in memory)."""
     config = config or load_config()
+    tracing = tracing or start_tracing(config.otlp_endpoint)
     store = Store(config.database_url)
     runtime = Runtime(
         store=store,
@@ -91,6 +94,7 @@ def create_app(config: Config | None = None) -> Starlette:
         public_sharing=config.enable_public_sharing,
         # Outgoing HTTP honours HTTP_PROXY / HTTPS_PROXY / NO_PROXY, as Hasura's client does.
         proxies=Proxies.from_environment(),
+        tracing=tracing,
     )
     metabase = Metabase(runtime, config.max_session_age, config.enable_public_sharing)
     graphql = GraphQL(
@@ -143,6 +147,8 @@ def create_app(config: Config | None = None) -> Starlette:
                 await runtime.runs.close()
                 await runtime.engines.close()
                 await store.close()
+                if tracing is not None:  # the spans still batched go out (blocking: in a thread)
+                    await asyncio.to_thread(tracing.shutdown)
 
     async def query(request: Request) -> Response:
         admin = False
@@ -199,8 +205,8 @@ def create_app(config: Config | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         middleware=[
-            # Request ids, the access log line and the request metrics.
-            Middleware(RequestLog, metrics=runtime.metrics),
+            # Request ids, the access log line, the request metrics and the request's span.
+            Middleware(RequestLog, metrics=runtime.metrics, tracing=tracing),
             *origins.middleware(),  # before the direct route: preflights and headers for it too
             # Before the direct route too, so that /v1/query's answers are compressed (websockets
             # pass through).

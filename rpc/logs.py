@@ -22,17 +22,26 @@ import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handlers.telemetry import REQUEST_ID_HEADER, Metrics, begin, request_id
+from handlers.tracing import TRACEPARENT, TRACESTATE, Tracing, continue_trace, finish_server
 
 TRACE = 5  # uvicorn's level below DEBUG
 LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "trace": TRACE}
 access = logging.getLogger("switchboard.access")
 _REQUEST_ID = REQUEST_ID_HEADER.encode()
+_TRACEPARENT, _TRACESTATE = TRACEPARENT.encode(), TRACESTATE.encode()
+# Requests no trace needs: probes and scrapes, every few seconds.
+_UNTRACED = frozenset({"/healthz", "/metrics", "/v1/metrics"})
 _encode = msgspec.json.Encoder().encode
 
 
 class _WithRequestId(logging.Filter):
+    def __init__(self, worker: int | None = None) -> None:
+        super().__init__()
+        self.worker = worker
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id() or "-"
+        record.worker = self.worker  # which of `serve --workers N` wrote it (None: the only process)
         return True
 
 
@@ -70,7 +79,8 @@ def _encodable(value: Any) -> Any:
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = printable(record.getMessage())
-        line = f"{_time(record)} {record.levelname} {record.name} [{record.request_id}] {message}"  # type: ignore[attr-defined]
+        worker = "" if getattr(record, "worker", None) is None else f" w{record.worker}"  # type: ignore[attr-defined]
+        line = f"{_time(record)} {record.levelname} {record.name}{worker} [{record.request_id}] {message}"  # type: ignore[attr-defined]
         if record.exc_info:
             # A traceback spans lines of its own, each indented or named by Python: no line of it
             # passes for a log line. Only its text is made writable.
@@ -87,6 +97,8 @@ class JsonFormatter(logging.Formatter):
             "request_id": record.request_id,  # type: ignore[attr-defined]
             "message": record.getMessage(),
         }
+        if getattr(record, "worker", None) is not None:
+            entry["worker"] = record.worker  # type: ignore[attr-defined]
         entry.update(getattr(record, "fields", ()))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -110,9 +122,10 @@ class _NoFrames(logging.Filter):
         return record.levelno != logging.DEBUG
 
 
-def configure(level: str, fmt: str, stream: IO[str] | None = None) -> None:
+def configure(level: str, fmt: str, stream: IO[str] | None = None, worker: int | None = None) -> None:
+    """`worker`: the number of this process among `serve --workers N`'s, written on each line."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(_WithRequestId())
+    handler.addFilter(_WithRequestId(worker))
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logging.addLevelName(TRACE, "TRACE")
     root = logging.getLogger()
@@ -133,16 +146,32 @@ def configure(level: str, fmt: str, stream: IO[str] | None = None) -> None:
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    """Also where a request's trace starts (handlers/tracing.py): the caller's `traceparent` and
+    `tracestate` are kept on the request, and with tracing on, its SERVER span begins and ends here."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, tracing: Tracing | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = next((value for name, value in scope["headers"] if name == _REQUEST_ID), None)
+        given = parent = state = None
+        for name, value in scope["headers"]:
+            if name == _REQUEST_ID:
+                given = value
+            elif name == _TRACEPARENT:
+                parent = value if parent is None else b""  # twice: neither is the caller's
+            elif name == _TRACESTATE:
+                state = value if state is None else state + b"," + value  # one list, as W3C joins them
         info = begin(None if given is None else given.decode("latin-1"))
+        if parent is not None:
+            continue_trace(info, parent.decode("latin-1"), None if state is None else state.decode("latin-1"))
+        span = None
+        if self.tracing is not None and scope["path"] not in _UNTRACED:
+            span = self.tracing.server(scope["method"], scope["path"], info)
         echoed = (_REQUEST_ID, info.request_id.encode())
         status = 500  # what the caller gets when the app fails before answering
         started = time.perf_counter()
@@ -160,6 +189,8 @@ class RequestLog:
             seconds = time.perf_counter() - started
             operation = info.operation or "none"
             self.metrics.answered(operation, status, seconds)
+            if span is not None:
+                finish_server(span, scope["method"], status, _route(scope), info.operation, info.role)
             if access.isEnabledFor(logging.INFO):
                 # scope["path"] is percent-decoded (%0A), and in the JSON line too it is better shown escaped.
                 method, path, role = scope["method"], printable(scope["path"]), info.role or "-"
@@ -175,3 +206,18 @@ class RequestLog:
                     seconds * 1000,
                     extra={"fields": fields},
                 )
+
+
+def _route(scope: Scope) -> str | None:
+    """The route a request took, as written (`/api/card/{id}`), for its span's name: None when no
+    route matched (a span name must not grow with what callers send). POSTs to /v1/query,
+    /v1/metadata and /v1/graphql skip the router (rpc/app.py's DirectRoute): their path is theirs."""
+    path: str = scope["path"]
+    if "endpoint" not in scope:
+        return path if path in _DIRECT else None
+    for name, value in scope.get("path_params", {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
+
+
+_DIRECT = frozenset({"/v1/query", "/v1/metadata", "/v1/graphql"})

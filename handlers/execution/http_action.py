@@ -22,7 +22,8 @@ import msgspec
 
 from handlers.context import Call, Runtime
 from handlers.execution.webhook import HandlerFailed, HandlerTimedOut
-from handlers.telemetry import REQUEST_ID_HEADER, request_id
+from handlers.telemetry import REQUEST_ID_HEADER, current
+from handlers.tracing import send_trace
 from metadata.actions import HttpHandler, sql_template
 from metadata.errors import SwitchboardError, ValidationFailed
 from metadata.objects import View
@@ -89,9 +90,9 @@ def http_request(call: Call) -> tuple[str, str, dict[str, str], bytes | None]:
             raise ValidationFailed("the headers are not a JSON object once filled in")
         headers |= {str(name).lower(): _text(value) for name, value in given.items()}
     headers["x-metabase-action"] = call.action.name
-    rid = request_id()
-    if rid is not None:
-        headers.setdefault(REQUEST_ID_HEADER, rid)
+    info = current()
+    if info is not None:
+        headers.setdefault(REQUEST_ID_HEADER, info.request_id)
     body = fill(http.body, call.input).encode() if http.body is not None else None
     return http.method, fill(http.url, call.input), headers, body
 
@@ -110,6 +111,11 @@ async def run_http(runtime: Runtime, call: Call, view: View) -> Any:
     route = runtime.proxies.route(url)
     if route.headers is not None:
         headers = {**headers, **route.headers}
+    tracing, span = runtime.tracing, None
+    if tracing is None:
+        send_trace(current(), headers)  # the caller's trace context, as it came
+    else:  # this call's span, the service's parent
+        span = tracing.client(method, url, headers)
     try:
         async with runtime.http.request(
             method,
@@ -122,10 +128,22 @@ async def run_http(runtime: Runtime, call: Call, view: View) -> Any:
         ) as response:
             status, raw = response.status, await response.read()
             answer_headers = {name.lower(): value for name, value in response.headers.items()}
+        if span is not None:
+            span.answered(status)
     except TimeoutError:
-        raise HandlerTimedOut(f"the service did not answer within {call.action.definition.timeout} seconds") from None
+        timed_out = HandlerTimedOut(f"the service did not answer within {call.action.definition.timeout} seconds")
+        if span is not None:
+            span.end(timed_out)
+        raise timed_out from None
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        raise HandlerFailed("http exception when calling the service", internal={"error": str(exc)}) from None
+        failure = HandlerFailed("http exception when calling the service", internal={"error": str(exc)})
+        if span is not None:
+            span.end(failure)
+        raise failure from None
+    except BaseException as exc:  # cancelled: the span still ends
+        if span is not None:
+            span.end(exc)
+        raise
     try:
         decoded: Any = _decode(raw) if raw else None
     except (msgspec.DecodeError, RecursionError):

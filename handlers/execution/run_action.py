@@ -15,8 +15,10 @@ parameters, or a table statement with the rows it would touch.
 get_action_result {id}: {id, action, status, output, errors, created_at, updated_at, attempts};
 visible to admin, and to the role and x-hasura-user-id that created the run. `errors` holds the
 error as a sync caller would get it, its `internal` (Hasura's details of the call) for admins only.
+A replay (handlers/execution/run_control.py) adds `replay_of` and `replayed_by`; a cancelled run
+(status `cancelled`, its errors saying so) adds `cancelled_by`.
 get_action_log {action?, status?, limit?, offset?, before?} (admin): {runs: [...], next}, newest
-first: every async run, and sync runs when `audit_sync_runs` is on; each run as get_action_result
+first: every async run, sync runs when `audit_sync_runs` is on, and every replay; each run as get_action_result
 shows it, with its `input`, `mode` (sync or async) and `role`. `next` (null on the last page) is
 the `before` of the next page: paging by key costs the same on any page.
 
@@ -35,10 +37,11 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from handlers.context import Answer, Call, Context, Runtime, Session
+from handlers.context import Answer, Call, Context, Replay, Runtime, Session
 from handlers.execution.executors import executor
 from handlers.execution.webhook import forwardable
-from handlers.telemetry import outcome, with_request_id
+from handlers.telemetry import current, outcome, with_request_id
+from handlers.tracing import send_trace
 from metadata.actions import Action
 from metadata.errors import AccessDenied, NotExists, SwitchboardError, ValidationFailed
 from metadata.objects import View
@@ -62,7 +65,7 @@ class GetActionResult(Strict):
 
 class GetActionLog(Strict):
     action: StoredText | None = None
-    status: Literal["created", "processing", "completed", "error"] | None = None
+    status: Literal["created", "processing", "completed", "error", "cancelled"] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     offset: StoredInt = 0
     before: StoredText | None = None  # a run's id: the page after it (`next` of the page before)
@@ -154,26 +157,30 @@ async def run(runtime: Runtime, session: Session, call: Call) -> Any:
     since = time.time()
     action = call.action
     if action.definition.is_async:
-        return {"action_id": await _queue(runtime, session, action, call.input, call.forwarded)}
+        return {"action_id": await _queue(runtime, session, action, call.input, call.forwarded, call.replay)}
     try:
         output = await run_call(runtime, call, runtime.store.state, "sync", since)
     except SwitchboardError as exc:
-        if runtime.audit_sync_runs:
+        if runtime.audit_sync_runs or call.replay is not None:  # a replay is always logged
             await _audit(runtime, call, session, errors=error_body(exc))
         raise
-    if runtime.audit_sync_runs:
+    if runtime.audit_sync_runs or call.replay is not None:
         await _audit(runtime, call, session, output=output)
     return Answer({"output": output}, call.cookies) if call.cookies else {"output": output}
 
 
 async def run_call(runtime: Runtime, call: Call, view: View, kind: str, since: float) -> Any:
-    """Run a call by its executor: the one place where runs, sync and async, are timed and counted
-    (`since`: when the run was accepted or queued, time.time())."""
+    """Run a call by its executor: the one place where runs, sync and async, are timed, counted
+    and traced (`since`: when the run was accepted or queued, time.time())."""
     begun = time.time()
     action = call.action
+    tracing = runtime.tracing
+    span = None if tracing is None else tracing.run(action.name, kind, action.definition.handler_kind, call.run_id)
     try:
         output = await executor(action).run(runtime, call, view)
     except Exception as exc:
+        if span is not None:
+            span.end(exc)
         runtime.metrics.ran(action.name, kind, action.definition.handler_kind, since, begun, exc)
         if isinstance(exc, SwitchboardError) and outcome(exc) in ("failed", "timeout"):
             # The operator's concern too (a handler or source down or slow), not only the caller's.
@@ -181,17 +188,38 @@ async def run_call(runtime: Runtime, call: Call, view: View, kind: str, since: f
                 'action "%s" %s (%s run, %d %s): %s', action.name, outcome(exc), kind, exc.status, exc.code, exc.message
             )
         raise
+    except BaseException as exc:  # cancelled: the span still ends
+        if span is not None:
+            span.end(exc)
+        raise
+    if span is not None:
+        span.set("switchboard.outcome", "completed")
+        span.end()
     runtime.metrics.ran(action.name, kind, action.definition.handler_kind, since, begun, None)
     return output
 
 
 async def _queue(
-    runtime: Runtime, session: Session, action: Action, given: dict[str, Any], forwarded: dict[str, str]
+    runtime: Runtime,
+    session: Session,
+    action: Action,
+    given: dict[str, Any],
+    forwarded: dict[str, str],
+    replay: Replay | None = None,
 ) -> str:
     """Write the run (committed before its id is returned). When a worker of this server is free
     and no other run waits, the run is written already leased to it and starts at once: no claim,
     no notification. Otherwise it waits for any server's workers, woken by the write."""
     workers = runtime.workers
+    # Stored with the run: the request's id and its trace context, for the worker to carry on.
+    stored = with_request_id(forwarded)
+    tracing = runtime.tracing
+    span = None
+    if tracing is None:
+        send_trace(current(), stored)
+    else:
+        span = tracing.queue(action.name)
+        tracing.inject(stored)  # the worker's span is this one's child
     held = workers.reserve()
     try:
         run = await runtime.runs.add(
@@ -199,15 +227,24 @@ async def _queue(
             mode="async",
             input=given,
             session=session.variables,
-            headers=with_request_id(forwarded),
+            headers=stored,
             role=session.role,
             lease_seconds=action.definition.timeout + runtime.lease_margin,
             held_by=workers.token if held else None,
+            replay_of=None if replay is None else replay.of,
+            replayed_by=None if replay is None else replay.by,
         )
-    except BaseException:
+    except BaseException as exc:
         if held:
             workers.unreserve()
+        if span is not None:
+            span.end(exc)
         raise
+    if span is not None:
+        span.set("switchboard.run.id", run.id)
+        span.end()
+    if replay is not None:
+        replay.run_id = run.id
     if held:
         workers.hand_over(run)
     else:
@@ -216,7 +253,8 @@ async def _queue(
 
 
 async def _audit(runtime: Runtime, call: Call, session: Session, output: Any = None, errors: Any = None) -> None:
-    await runtime.runs.add(
+    replay = call.replay
+    logged = await runtime.runs.add(
         action=call.action.name,
         mode="sync",
         input=call.input,
@@ -227,7 +265,11 @@ async def _audit(runtime: Runtime, call: Call, session: Session, output: Any = N
         status="error" if errors is not None else "completed",
         output=output,
         errors=errors,
+        replay_of=None if replay is None else replay.of,
+        replayed_by=None if replay is None else replay.by,
     )
+    if replay is not None:
+        replay.run_id = logged.id
 
 
 def visible(run: Run | None, session: Session) -> bool:

@@ -73,7 +73,8 @@ def _source(call: Call, view: View) -> DataSource:
 
 async def run_sql(runtime: Runtime, call: Call, view: View) -> Any:
     source = _source(call, view)
-    statements = _statements(call, runtime.engines.engine(source).dialect.name)
+    dialect = runtime.engines.engine(source).dialect.name
+    statements = _statements(call, dialect)
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         affected: list[int] = []
@@ -85,7 +86,15 @@ async def run_sql(runtime: Runtime, call: Call, view: View) -> Any:
             returning.extend(rows)
         return {"rows_affected": affected, "returning": returning}
 
-    output = await transaction(runtime.engines, source, call.action.definition.timeout, work)
+    timeout = call.action.definition.timeout
+    if runtime.tracing is None:
+        output = await transaction(runtime.engines, source, timeout, work)
+    else:
+        texts = [statement.display for statement in statements]  # tags as :name, never a value
+        first = texts[0].split(None, 1)[0].upper() if texts and texts[0].strip() else "SQL"
+        operation = first if len(texts) == 1 else f"BATCH {first}"
+        with runtime.tracing.database(operation, source.name, dialect, {"db.query.text": ";\n".join(texts)}):
+            output = await transaction(runtime.engines, source, timeout, work)
     return checked_output(call.action, output, view)
 
 

@@ -162,7 +162,14 @@ async def run_table(runtime: Runtime, call: Call, view: View) -> Any:
             )
         return rows[0]
 
-    row = await transaction(runtime.engines, source, call.action.definition.timeout, work)
+    timeout = call.action.definition.timeout
+    if runtime.tracing is None:
+        row = await transaction(runtime.engines, source, timeout, work)
+    else:
+        dialect = runtime.engines.engine(source).dialect.name
+        named = {"db.collection.name": table.name}
+        with runtime.tracing.database(operation.upper(), source.name, dialect, named, table.name):
+            row = await transaction(runtime.engines, source, timeout, work)
     return checked_output(call.action, row, view)
 
 

@@ -29,7 +29,8 @@ import msgspec
 from handlers.context import Call, Runtime
 from handlers.execution.proxies import Proxies
 from handlers.execution.transforms import ResponseTransformFailed, TransformFailed, transform_response, webhook_request
-from handlers.telemetry import REQUEST_ID_HEADER, request_id
+from handlers.telemetry import REQUEST_ID_HEADER, current
+from handlers.tracing import Tracing, send_trace
 from metadata.actions import ENV_TEMPLATE, Action
 from metadata.consistency import run_refusal
 from metadata.errors import InvalidConfiguration, SwitchboardError
@@ -236,22 +237,29 @@ def _absolute_http(url: str) -> bool:
 
 async def run_webhook(runtime: Runtime, call: Call, view: View) -> Any:
     assert runtime.http is not None
-    return await call_webhook(runtime.http, runtime.proxies, call, view)
+    return await call_webhook(runtime.http, runtime.proxies, call, view, runtime.tracing)
 
 
-async def call_webhook(http: aiohttp.ClientSession, proxies: Proxies, call: Call, view: View) -> Any:
+async def call_webhook(
+    http: aiohttp.ClientSession, proxies: Proxies, call: Call, view: View, tracing: Tracing | None = None
+) -> Any:
     """The validated output of one call, or an ActionError / HandlerFailed / HandlerTimedOut."""
     action = call.action
     sent = webhook_request_of(call)  # transforms may change method, url, headers and data
-    rid = request_id()
-    if rid is not None:  # the caller's request id, for the handler's logs (unless set explicitly)
-        sent.headers.setdefault(REQUEST_ID_HEADER, rid)
+    info = current()
+    if info is not None:  # the caller's request id, for the handler's logs (unless set explicitly)
+        sent.headers.setdefault(REQUEST_ID_HEADER, info.request_id)
     if call.run_id is not None:
         sent.headers.setdefault(IDEMPOTENCY_HEADER, call.run_id)
+    span = None
+    if tracing is None:
+        send_trace(info, sent.headers)  # the caller's trace context, as it came
     try:
         if not _absolute_http(sent.url):  # aiohttp asserts on some (`//host/path`) instead of refusing them
             raise aiohttp.InvalidURL(sent.url)
         route = proxies.route(sent.url)
+        if tracing is not None:  # this call's span, the handler's parent
+            span = tracing.client(sent.method, sent.url, sent.headers)
         async with http.request(
             sent.method,
             sent.url,
@@ -263,16 +271,28 @@ async def call_webhook(http: aiohttp.ClientSession, proxies: Proxies, call: Call
         ) as response:
             status, raw = response.status, await response.read()
             cookies = response.headers.getall("Set-Cookie", ())
+        if span is not None:
+            span.answered(status)
     except TimeoutError as exc:
-        raise HandlerTimedOut(
+        timed_out = HandlerTimedOut(
             f"the action handler did not answer within {action.definition.timeout} seconds",
             internal=_exchange(call, sent, _http_exception(exc)),
-        ) from None
+        )
+        if span is not None:
+            span.end(timed_out)
+        raise timed_out from None
     # ValueError: a header value aiohttp will not send (a control character, from the
     # definition or from a transform of the input).
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         internal = _exchange(call, sent, _http_exception(exc))
-        raise HandlerFailed("http exception when calling webhook", internal=internal) from None
+        failure = HandlerFailed("http exception when calling webhook", internal=internal)
+        if span is not None:
+            span.end(failure)
+        raise failure from None
+    except BaseException as exc:  # cancelled: the span still ends
+        if span is not None:
+            span.end(exc)
+        raise
 
     def failed(error: type[SwitchboardError], message: str, detail: Any = "unexpected response") -> SwitchboardError:
         return error(message, internal=_exchange(call, sent, detail, response, raw))

@@ -26,6 +26,7 @@ import uuid
 from handlers.context import Call, LocalWorkers, Runtime
 from handlers.execution.run_action import error_body, run_call
 from handlers.telemetry import REQUEST_ID_HEADER, begin
+from handlers.tracing import resume_trace
 from metadata.actions import Action
 from metadata.errors import NotExists, SwitchboardError
 from metadata.runs import Run
@@ -151,8 +152,13 @@ class WorkerPool(LocalWorkers):
             self._sleeping = False
 
     async def _execute(self, run: Run) -> None:
-        begin(run.headers.get(REQUEST_ID_HEADER) or run.id)  # the queueing request's id, in this task's logs
+        # The queueing request's id, in this task's logs, and its trace context, carried on.
+        info = begin(run.headers.get(REQUEST_ID_HEADER) or run.id)
         runtime = self.runtime
+        if runtime.tracing is None:
+            resume_trace(info, run.headers)
+        else:
+            runtime.tracing.resume(run.headers)
         action = runtime.store.state.get("action", run.action)
         if action is None:
             await runtime.store.sync()  # it may have been created by another server
