@@ -12,9 +12,12 @@ The run path reads metadata from memory, so the store (`--backend`) does not mat
 The echo webhook and the process helpers are shared with bench/async_queue.py.
 
     python bench/run_action.py [--backend sqlite|postgres] [--duration 10] [--connections 32] [--rounds 2]
-                               [--speed]
+                               [--speed] [--workers N]
 --speed (with the [speed] extra installed) also runs a second switchboard on the same store that
 cannot import uvloop or httptools, and adds it to the sync rounds: the extra's effect, same run.
+--workers N also runs `switchboard serve --workers N` on the same store and adds it to the sync
+rounds: its throughput against the one-process server's, same run (target >= 1.3 for N = 2 on a
+2-core machine, with wrk and the webhook on the same cores).
 """
 
 from __future__ import annotations
@@ -194,7 +197,7 @@ PLAIN_SERVE = (
 )
 
 
-def switchboard(database_url: str, plain: bool = False, **settings: str) -> Process:
+def switchboard(database_url: str, plain: bool = False, workers: int = 1, **settings: str) -> Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
     port = free_port()
     env |= {
@@ -205,7 +208,10 @@ def switchboard(database_url: str, plain: bool = False, **settings: str) -> Proc
     }
     env |= {f"SWITCHBOARD_{name.upper()}": value for name, value in settings.items()}
     argv = [sys.executable, "-c", PLAIN_SERVE] if plain else [SWITCHBOARD, "serve"]
-    return Process("switchboard-plain" if plain else "switchboard", argv, env, port)
+    if workers > 1:
+        argv.append(f"--workers={workers}")
+    name = "switchboard-plain" if plain else "switchboard" if workers == 1 else f"switchboard-{workers}w"
+    return Process(name, argv, env, port)
 
 
 @contextlib.contextmanager
@@ -300,7 +306,11 @@ def wrk_script(directory: str) -> str:
 
 
 async def sync_throughput(
-    options: argparse.Namespace, server_url: str, baseline_url: str, plain_url: str | None = None
+    options: argparse.Namespace,
+    server_url: str,
+    baseline_url: str,
+    plain_url: str | None = None,
+    workers_url: str | None = None,
 ) -> dict[str, Any]:
     binary = ensure_wrk()
     with tempfile.TemporaryDirectory() as directory:
@@ -308,6 +318,8 @@ async def sync_throughput(
         targets = {"baseline": baseline_url, "switchboard": server_url}
         if plain_url is not None:
             targets["plain"] = plain_url
+        if workers_url is not None:
+            targets["workers"] = workers_url
         for url in targets.values():  # warm-up, not counted
             await asyncio.to_thread(wrk, binary, script, url, min(2.0, options.duration), options.connections)
         # Rounds alternate the order (B S, S B, ...) so drift on a shared machine hits both alike;
@@ -402,12 +414,19 @@ async def bench_backend(
             await define(session, url, f"{webhook.base}/echo")
             print(f"[{backend}] sync run_action throughput (wrk)...", flush=True)
             with contextlib.ExitStack() as stack:
-                plain_url = None
+                plain_url = workers_url = None
                 if options.speed:
                     plain = stack.enter_context(running(switchboard(database_url, plain=True)))
                     await plain.wait(session)
                     plain_url = f"{plain.base}/v1/query"
-                report["sync"] = await sync_throughput(options, url, f"{baseline.base}/v1/query", plain_url)
+                if options.workers > 1:
+                    several = stack.enter_context(running(switchboard(database_url, workers=options.workers)))
+                    await several.wait(session)
+                    await asyncio.sleep(2)  # /healthz answers once the first worker listens: let the rest start
+                    workers_url = f"{several.base}/v1/query"
+                report["sync"] = await sync_throughput(
+                    options, url, f"{baseline.base}/v1/query", plain_url, workers_url
+                )
             report["sync_backend"] = backend
             print(f"[{backend}] sync added latency ({options.samples} sequential requests)...", flush=True)
             report["latency"] = await added_latency(
@@ -438,6 +457,15 @@ def print_table(options: argparse.Namespace, report: dict[str, Any]) -> None:
             print(
                 f"  without uvloop/httptools: {plain['rps']:.0f} req/s (p50 {plain['p50']:.2f} ms, "
                 f"p99 {plain['p99']:.2f} ms): the [speed] extra gives x{sb['rps'] / plain['rps']:.2f}"
+            )
+        if "workers" in report["sync"]:
+            several = report["sync"]["workers"]
+            gain = several["rps"] / sb["rps"]
+            print(
+                f"--workers {options.workers}: {several['rps']:.0f} req/s vs 1 worker {sb['rps']:.0f} req/s: "
+                f"x{gain:.2f} (target >= 1.3 on 2 cores) {'OK' if gain >= 1.3 else 'MISSED'} "
+                f"(p50 {several['p50']:.2f} ms, p99 {several['p99']:.2f} ms; "
+                f"{several['non2xx']} non-2xx, {several['socket_errors']} socket errors)"
             )
         print(f"  wrk latency baseline:    p50 {base['p50']:.2f} ms, p99 {base['p99']:.2f} ms")
         bad = sb["non2xx"] + sb["socket_errors"] + base["non2xx"] + base["socket_errors"]
@@ -476,6 +504,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="wrk rounds per target (best counts)")
     parser.add_argument("--samples", type=int, default=500, help="sequential requests for added latency")
     parser.add_argument("--speed", action="store_true", help="also measure switchboard without uvloop/httptools")
+    parser.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="also measure `switchboard serve --workers N` (N >= 2)"
+    )
     return parser.parse_args()
 
 

@@ -110,8 +110,15 @@ class ApiKeys:
             return None
         record = _key(row)
         now = time.time()
-        if now - self._touched.get(record.name, 0.0) >= TOUCH_EVERY_SECONDS:
+        # The row just read says when any process last recorded a use: the workers of one server,
+        # and servers sharing the store, write at most about once a minute between them, and
+        # never move the time back (a slower writer's older `now` does not replace a newer one).
+        last = max(self._touched.get(record.name, 0.0), record.last_used_at or 0.0)
+        if now - last >= TOUCH_EVERY_SECONDS:
             self._touched[record.name] = now
+            used = sa.or_(K.last_used_at.is_(None), K.last_used_at < now)
             async with self.engine.begin() as conn:
-                await conn.execute(sa.update(tables.api_keys).where(K.name == record.name).values(last_used_at=now))
+                await conn.execute(
+                    sa.update(tables.api_keys).where(K.name == record.name, used).values(last_used_at=now)
+                )
         return record

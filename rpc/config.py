@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_type_hints
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import jwt
 import msgspec
@@ -115,10 +115,14 @@ class Config(Strict):
     unauthorized_role: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    # Server processes sharing the port and the store (rpc/workers.py): a number, or auto (one per core).
+    workers: Annotated[int, msgspec.Meta(ge=1)] | Literal["auto"] = 1
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     log_format: Literal["text", "json"] = "text"
     metrics_secret: str | None = None
     metrics_per_action: Literal["none", "counters", "histograms"] = "none"
+    # Tracing (handlers/tracing.py): spans exported to this OTLP/HTTP collector (the [otel] extra).
+    otlp_endpoint: str | None = None
     async_workers: Annotated[int, msgspec.Meta(ge=0)] = 32
     async_lease_margin_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
     async_shutdown_grace_seconds: Annotated[float, msgspec.Meta(ge=0)] = 30
@@ -156,6 +160,8 @@ class Config(Strict):
                 # Set but empty (an unset variable in a deployment template): a secret anyone
                 # knows, since any caller can send an empty header.
                 raise ValueError(f"{name} is empty: set it to a secret, or leave it out")
+        if self.otlp_endpoint is not None and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", self.otlp_endpoint):
+            raise ValueError("otlp_endpoint must be an http:// or https:// URL (an OTLP/HTTP collector's, port 4318)")
         if self.public_role == "admin":
             # Anyone holding a link would run its action as admin.
             raise ValueError('public_role may not be "admin"')
@@ -219,13 +225,20 @@ def load_config(path: str | None = None, environ: dict[str, str] | None = None) 
         if not key and named in source:  # a check across settings, naming the one at fault first
             raise ConfigError(f"{source[named]}: {message}") from None
         if key in Config.__struct_fields__ and message.startswith("Invalid enum value"):
-            message += f"; expected one of {', '.join(get_args(get_type_hints(Config)[key]))}"
+            message += f"; expected one of {', '.join(_choices(get_type_hints(Config)[key]))}"
         where = source.get(key.split(".")[0]) or (str(path) if path else "settings")
         unknown = re.fullmatch(r'unknown setting "(.*)"', message, re.DOTALL)
         if unknown is not None:  # misspelt, as often as not: the setting it is close to
             message += (f" in {key}" if key else "") + _did_you_mean(unknown.group(1).lower(), _settings_at(key))
             raise ConfigError(f"{where}: {message}") from None
         raise ConfigError(f"{where}: {message}" + (f" (setting {key})" if key else "")) from None
+
+
+def _choices(hint: Any) -> list[str]:
+    """What a setting of type `hint` may be, in words: its literals (and a number, if it may be one)."""
+    if get_origin(hint) is Literal:
+        return [str(value) for value in get_args(hint)]
+    return [c for arg in get_args(hint) for c in (["a number"] if arg is int else _choices(arg))]
 
 
 def _did_you_mean(name: str, known: Iterable[str], prefix: str = "") -> str:

@@ -4,6 +4,8 @@ Counters and histograms are kept as requests and runs happen (handlers/telemetry
 view is read at scrape time: the metadata resource version this server serves (from memory), and
 the async queue, read from the runs table by one indexed statement. The queue is shared by every
 server on the store, so every server reports the same figures: take their max, not their sum.
+The workers of one `serve --workers N` answer a scrape together: counters and histograms summed
+over the workers, gauges as the worker that answered read them (handlers/telemetry.py).
 
 With `metrics_secret` set, a scrape must send `Authorization: Bearer <metrics_secret>` (what
 Prometheus sends with `authorization: {credentials: ...}`), else 401; without it, the endpoint is
@@ -55,7 +57,7 @@ def metrics_endpoint(runtime: Runtime, secret: str | None) -> Callable[[Request]
         metrics.oldest_waiting.set(waited)
         # Rendered on a thread: with per-action series at thousands of actions it takes a good
         # part of a second, which the event loop's other requests would otherwise wait for.
-        body = await asyncio.to_thread(generate_latest, metrics.registry)
+        body = await asyncio.to_thread(generate_latest, metrics.exposed)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return scrape

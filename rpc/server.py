@@ -7,22 +7,31 @@
   its store never listens; each failure is one line (`StartupFailed`), never a traceback.
 * Once listening, one line says where, on which store (its URL without the password) and at which
   metadata version.
-* uvloop and httptools are used when installed (the `[speed]` extra), else asyncio and h11.
+* uvloop and httptools are used when installed (dependencies where they have wheels, and the
+  `[speed]` extra), else asyncio and h11.
 * On SIGTERM/SIGINT uvicorn stops accepting and finishes the requests in flight; then the lifespan
   hands back the async runs in flight and closes the store.
+* `--workers N` (or the `workers` setting) above 1: N such servers in processes of their own on
+  the one port, started and watched by this one (rpc/workers.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
+import math
+import os
 import re
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import msgspec
@@ -100,9 +109,24 @@ async def _sqlite_threads_stopped(seconds: float = 2.0) -> None:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, app: Starlette, store: str) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        app: Starlette,
+        store: str,
+        worker: bool = False,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
+        """`worker`: one of `serve --workers N`'s processes, whose parent says where it listens
+        and when it stopped, and tells it to stop; `on_started`: called once it listens."""
         super().__init__(config)
         self.app, self.store = app, store
+        self.worker, self.on_started = worker, on_started
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # A worker gets Ctrl-C's SIGINT from the terminal and its parent's SIGTERM: as one signal,
+        # never uvicorn's second-SIGINT forced exit (which would cut off the requests in flight).
+        super().handle_exit(signal.SIGTERM if self.worker else sig, frame)
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         # Signals are caught around the lifespan too: a SIGTERM while the store opens stops the
@@ -124,32 +148,43 @@ class _Server(uvicorn.Server):
                 await self._serve(sockets)
             finally:
                 await lifespan.__aexit__(None, None, None)
-            if self.started:
+            if self.started and not self.worker:
                 log.info("switchboard stopped")
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if sockets is not None and self.started:  # uvicorn logs where it listens only on sockets it bound
+        if not self.started:
+            return
+        if sockets is not None and not self.worker:  # uvicorn logs where it listens only on sockets it bound
             self._log_started_message(sockets)
+        if self.on_started is not None:
+            self.on_started()
 
     def _log_started_message(self, listeners: Sequence[socket.SocketType]) -> None:
-        host, port = listeners[0].getsockname()[:2]
-        host = f"[{host}]" if ":" in host else host
         runtime = self.app.state.runtime
-        engine = "uvloop" if _loop_factory() is not None else "asyncio"
-        log.info(
-            "switchboard %s listening on http://%s:%d, store %s at resource version %d (%s, %s)",
-            switchboard_version(),
-            host,
-            port,
-            self.store,
-            runtime.store.resource_version,
-            engine,
-            "httptools" if "HttpTools" in getattr(self.config.http, "__name__", "") else "h11",
-        )
-        proxies = runtime.proxies.describe()
-        if proxies is not None:
-            log.info("outgoing HTTP: %s", proxies)
+        log_listening(listeners, self.store, runtime.store.resource_version, runtime.proxies.describe())
+
+
+def log_listening(
+    listeners: Sequence[socket.SocketType], store: str, version: int, proxies: str | None, workers: int = 1
+) -> None:
+    """The one line that says a server listens (and the one on its outgoing proxies, if any)."""
+    host, port = listeners[0].getsockname()[:2]
+    host = f"[{host}]" if ":" in host else host
+    engine = "uvloop" if _loop_factory() is not None else "asyncio"
+    log.info(
+        "switchboard %s listening on http://%s:%d, store %s at resource version %d (%s, %s)%s",
+        switchboard_version(),
+        host,
+        port,
+        store,
+        version,
+        engine,
+        "httptools" if "HttpTools" in _http().__name__ else "h11",
+        f", {workers} worker processes" if workers > 1 else "",
+    )
+    if proxies is not None:
+        log.info("outgoing HTTP: %s", proxies)
 
 
 def bind(host: str, port: int) -> list[socket.socket]:
@@ -196,18 +231,65 @@ def uvicorn_config(app: Starlette, host: str, port: int, config: Config, backlog
     )
 
 
-def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
+def build_app(config: Config) -> Starlette:
+    try:
+        return create_app(config)
+    except InvalidProxy as exc:
+        raise StartupFailed(str(exc)) from None
+    except Exception as exc:  # e.g. a URL scheme no driver serves
+        raise StartupFailed(f"cannot use the store {redacted(config.database_url)}: {_reason(exc)}") from None
+
+
+async def open_store_once(app: Starlette) -> int:
+    """Open the app's store (creating its schema) and close it again: its resource version. What
+    `serve --workers N` checks before it starts any worker."""
+    store = app.state.runtime.store
+    try:
+        await store.open()
+    except Exception as exc:
+        await _sqlite_threads_stopped()
+        where = redacted(app.state.config.database_url)
+        raise StartupFailed(f"cannot open the store {where}: {_reason(exc)}") from None
+    try:
+        return int(store.resource_version)
+    finally:
+        await store.close()
+
+
+def serve(config: Config, host: str | None = None, port: int | None = None, workers: int | str | None = None) -> None:
+    """`workers` overrides the `workers` setting (a number, or "auto")."""
     configure(config.log_level, config.log_format)
     quiet_descriptor_exhaustion()
     cap, sockets, backlog = connection_limits(config.max_connections, config.max_websockets)
     config = msgspec.structs.replace(config, max_connections=cap, max_websockets=sockets)
     store = redacted(config.database_url)
-    try:
-        app = create_app(config)
-    except InvalidProxy as exc:
-        raise StartupFailed(str(exc)) from None
-    except Exception as exc:  # e.g. a URL scheme no driver serves
-        raise StartupFailed(f"cannot use the store {store}: {_reason(exc)}") from None
-    server = _Server(uvicorn_config(app, host or config.host, port or config.port, config, backlog), app, store)
+    app = build_app(config)
+    host, port = host or config.host, port or config.port
+    count = worker_count(config.workers if workers is None else workers)
+    if count > 1:
+        from rpc.workers import supervise
+
+        supervise(app, config, host, port, backlog, count)
+        return
+    server = _Server(uvicorn_config(app, host, port, config, backlog), app, store)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(server.serve())
+
+
+def cores() -> int:
+    """The cores this process may run on: its CPU affinity, within a cgroup v2 CPU quota (a
+    container's `--cpus`), at least 1."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        count = os.cpu_count() or 1
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count, math.ceil(int(quota) / int(period)))
+    return max(1, count)
+
+
+def worker_count(setting: int | str) -> int:
+    """The number of worker processes the `workers` setting asks for ("auto": one per core)."""
+    return cores() if setting == "auto" else int(setting)
