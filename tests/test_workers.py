@@ -104,13 +104,15 @@ def owner(server: ServerProcess, client_port: int) -> int:
 def pinned_http(server: ServerProcess, count: int = 2) -> list[http.client.HTTPConnection]:
     """A kept-alive connection to each worker (connections are opened until each holds one)."""
     held: dict[int, http.client.HTTPConnection] = {}
-    for _ in range(100):
+    deadline = time.monotonic() + 30  # a worker just started may still be importing
+    while time.monotonic() < deadline:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         conn.request("GET", "/healthz")
         assert conn.getresponse().read() == b"OK"
         pid = owner(server, conn.sock.getsockname()[1])
         if pid in held:
             conn.close()
+            time.sleep(0.01)
             continue
         held[pid] = conn
         if len(held) == count:
@@ -121,11 +123,13 @@ def pinned_http(server: ServerProcess, count: int = 2) -> list[http.client.HTTPC
 def pinned_sockets(server: ServerProcess, count: int = 2) -> list[ClientConnection]:
     """A websocket (graphql-transport-ws) held by each worker, not yet initialised."""
     held: dict[int, ClientConnection] = {}
-    for _ in range(100):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         ws = connect(f"ws://127.0.0.1:{server.port}/v1/graphql", subprotocols=["graphql-transport-ws"])
         pid = owner(server, ws.socket.getsockname()[1])
         if pid in held:
             ws.close()
+            time.sleep(0.01)
             continue
         held[pid] = ws
         if len(held) == count:
