@@ -128,7 +128,9 @@ def create_app(config: Config | None = None, tracing: Tracing | None = None) -> 
         # each; every 10,000 allocations it costs a few, and holds at most that much garbage.
         gc.set_threshold(10_000, 50, 100)
         workers = WorkerPool(runtime, config.async_workers, config.async_shutdown_grace_seconds)
-        async with aiohttp.ClientSession() as http:
+        # No cookie jar: one caller's cookies, set by a handler, must never go with another
+        # caller's call to that host (Hasura keeps none either; the caller gets Set-Cookie).
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
             runtime.http = http
             if auth.jwt is not None:
                 await auth.jwt.start(http, runtime.proxies)

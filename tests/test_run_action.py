@@ -71,6 +71,19 @@ def test_a_sync_action_calls_its_webhook_with_hasuras_payload(client: TestClient
     assert call.headers["user-agent"].startswith("switchboard/")
 
 
+def test_a_handlers_cookie_goes_to_its_caller_and_never_to_the_next_call(client: TestClient, webhook: Webhook) -> None:
+    """A handler's Set-Cookie is answered to the caller whose run it was (as Hasura does), and
+    never kept by the server: one user's session cookie must not reach the handler with another
+    user's call (a shared cookie jar would send it to every later call to that host name)."""
+    url = webhook.respond("/login", body={"id": 1, "email": "a@b.c"}, headers={"Set-Cookie": "sid=alice; Path=/"})
+    define(client, url.replace("127.0.0.1", "localhost"))  # a host name: cookie jars keep no IP's cookies
+    first = run(client, {"user": {"email": "a@b.c"}, "ids": 1}, headers=USER)
+    assert first.status_code == 200, first.text
+    assert "sid=alice" in first.headers["set-cookie"]
+    assert run(client, {"user": {"email": "b@b.c"}, "ids": 2}, headers=USER).status_code == 200
+    assert [call.headers.get("cookie") for call in webhook.calls("/login")] == [None, None]
+
+
 def test_roles_without_permission_see_no_such_action(client: TestClient, webhook: Webhook) -> None:
     define(client, webhook.respond("/create", body={"id": 1}))
     unknown = run(client, {}, name="nope", headers={"X-Hasura-Role": "guest"})
