@@ -281,7 +281,9 @@ def test_sigterm_stops_every_worker_and_runs_nothing_twice(
 ) -> None:
     """As one server's graceful stop (tests/test_durability.py), for all its workers at once."""
     webhook.respond("/work", body={"n": 1}, delay=0.2)
-    settings = {"database_url": database_url, "async_workers": 4, "async_lease_margin_seconds": 1}
+    # The default lease: a graceful stop hands its runs back itself, and a lease short enough to
+    # run out on a loaded machine would let the other worker run a run still in flight again.
+    settings = {"database_url": database_url, "async_workers": 4}
     server = serve(tmp_path, **settings)
     define_async(server, webhook.url("/work"))
     connections = pinned_http(server)
