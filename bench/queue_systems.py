@@ -323,7 +323,10 @@ class Profile:
         if options.profile and isinstance(system, Switchboard) and system.process is not None:
             store = "sqlite" if system.sqlite_path else "postgres"
             self.path = Path(options.profile) / f"{store}-{phase}.txt"
-            argv = ["py-spy", "record", "--pid", str(system.process.process.pid), "--rate", "250", "--nonblocking"]
+            # The virtualenv's py-spy (the [bench] extra) when it has one, else the one on PATH.
+            beside = Path(sys.executable).with_name("py-spy")
+            spy = str(beside) if beside.exists() else "py-spy"
+            argv = [spy, "record", "--pid", str(system.process.process.pid), "--rate", "250", "--nonblocking"]
             argv += ["--format", "raw", "--output", str(self.path)]
             self.spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
 
