@@ -212,8 +212,11 @@ class Supervisor:
             process.terminate()
         forced = False
         handled = len(self.signals)
-        while any(p.is_alive() for p in stopping):
-            wait([wake_read, *(p.sentinel for p in stopping if p.is_alive())])
+        while alive := [p for p in stopping if p.is_alive()]:
+            # The sentinels of the workers seen alive: one that exits meanwhile has its sentinel
+            # ready at once. (Asking is_alive() again here lost the race with the last worker's
+            # exit: the parent then waited for a signal that never came, forever.)
+            wait([wake_read, *(p.sentinel for p in alive)])
             _drain(wake_read)
             if len(self.signals) > max(1, handled) and not forced:
                 log.warning("stopping at once: killing the workers (their async runs are taken over later)")

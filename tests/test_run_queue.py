@@ -237,6 +237,9 @@ def test_a_claim_never_takes_a_cancelled_run_and_never_wins_with_a_cancel(databa
             async def claimer(token: str) -> None:
                 while batch := await runs.claim(token, 5):
                     claimed.update(run.id for run in batch)
+                    # A turn for the cancellers between claims: on a loaded machine the claimers
+                    # could otherwise take every run before a cancel ran, and nothing would race.
+                    await asyncio.sleep(0.002)
 
             async def canceller() -> None:
                 while done := await runs.cancel(by, {"code": "cancelled"}, action="work", limit=4):
