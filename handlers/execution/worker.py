@@ -56,6 +56,7 @@ class WorkerPool(LocalWorkers):
         self._batch = max(1, concurrency // 4)
         self._claimer: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self._writing: set[asyncio.Task[None]] = set()  # runs whose slot was freed: their outcome is being written
 
     def wake(self) -> None:
@@ -83,7 +84,12 @@ class WorkerPool(LocalWorkers):
 
     async def stop(self) -> None:
         if self._claimer is not None:
-            self._claimer.cancel()
+            # Told to stop, never cancelled: a claim cut off in its transaction left the
+            # connection holding SQLite's write lock until the store closed, so the runs still
+            # finishing could not be settled ("database is locked") and were run again.
+            self._stopping = True
+            self._wakeup.set()
+            self._freed.set()
             await asyncio.gather(self._claimer, return_exceptions=True)
         # The runs in flight finish (their handlers have them already: cut off now, they would
         # be delivered again), within the grace period.
@@ -101,15 +107,17 @@ class WorkerPool(LocalWorkers):
     async def _claim_forever(self) -> None:
         expired_checked = 0.0
         backlog = False  # the last claim took all it asked for: more runs are likely waiting
-        while True:
+        while not self._stopping:
             if time.monotonic() - expired_checked >= IDLE_POLL_SECONDS:
                 # Runs of dead workers (in any server) become due again once their lease ran out.
                 expired_checked = time.monotonic()
                 with contextlib.suppress(Exception):
                     await self.runtime.runs.expire_leases()
-            while self._free < (self._batch if backlog else 1):
+            while self._free < (self._batch if backlog else 1) and not self._stopping:
                 self._freed.clear()
                 await self._freed.wait()
+            if self._stopping:
+                return
             free = self._free  # one claim fills every free slot
             # Cleared before claiming: a run queued while the claim runs still wakes us after.
             self._wakeup.clear()
@@ -121,6 +129,8 @@ class WorkerPool(LocalWorkers):
                 log.warning("claiming runs failed", exc_info=True)
                 self.runtime.metrics.store_errors.inc()
                 runs = []
+            if self._stopping:  # claimed as the stop began: handed back by stop() unstarted
+                return
             self._free -= len(runs)
             for run in runs:
                 self._spawn(run)
