@@ -360,12 +360,12 @@ class Runs:
         async with self.engine.connect() as conn:
             return [_run(row._mapping) for row in (await conn.execute(query)).all()]
 
-    async def delete_before(self, cutoff: float, batch: int = 500) -> int:
+    async def delete_before(self, cutoff: float, batch: int = 500, stopping: asyncio.Event | None = None) -> int:
         """Delete the runs last changed before `cutoff` that are finished (or cancelled), or still queued (a run
         nobody took within the retention period is not coming), `batch` at a time: each delete is
         a short transaction, so a run being recorded meanwhile waits milliseconds, not the whole
         clean-up. Then give the space back (SQLite: checkpoint the WAL and free pages). Returns
-        how many were deleted."""
+        how many were deleted. With `stopping` set, it stops between two batches."""
         stale = sa.or_(R.status.in_(DONE), R.status == "created")
         total = 0
         while True:
@@ -373,7 +373,7 @@ class Runs:
             async with self.engine.begin() as conn:
                 done = int((await conn.execute(tables.runs.delete().where(R.id.in_(ids)))).rowcount)
             total += done
-            if done < batch:
+            if done < batch or (stopping is not None and stopping.is_set()):
                 break
             await asyncio.sleep(0.01)  # let the writes waiting for the store go first
         if total and self.store.is_sqlite:

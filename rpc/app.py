@@ -136,11 +136,14 @@ def create_app(config: Config | None = None, tracing: Tracing | None = None) -> 
                 await auth.jwt.start(http, runtime.proxies)
             workers.start()
             store.watch(on_runs=workers.wake, on_finished=graphql.watch.wake)
-            janitor = asyncio.create_task(_expire(runtime.runs, metabase, config.runs_retention_days))
+            stopping = asyncio.Event()
+            janitor = asyncio.create_task(_expire(runtime.runs, metabase, config.runs_retention_days, stopping))
             try:
                 yield
             finally:
-                janitor.cancel()
+                # Told, not cancelled (as the async workers' claimer): a delete cut off inside its
+                # transaction would keep SQLite's write lock while the rest of the stop writes.
+                stopping.set()
                 await asyncio.gather(janitor, return_exceptions=True)
                 await sockets.stop()
                 if auth.jwt is not None:
@@ -271,12 +274,13 @@ async def _public_body(request: Request, config: Config) -> bytes | None:
         return None
 
 
-async def _expire(runs: Runs, metabase: Metabase, days: float) -> None:
+async def _expire(runs: Runs, metabase: Metabase, days: float, stopping: asyncio.Event) -> None:
     """Delete runs past the retention period (finished, or queued and never taken), and expired
-    sessions, at start and then hourly."""
-    while True:
+    sessions, at start and then hourly, until `stopping` is set."""
+    while not stopping.is_set():
         with contextlib.suppress(Exception):
-            await runs.delete_before(time.time() - days * 86400)
+            await runs.delete_before(time.time() - days * 86400, stopping=stopping)
         with contextlib.suppress(Exception):
             await metabase.sessions.delete_expired()
-        await asyncio.sleep(3600)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), 3600)
