@@ -29,6 +29,7 @@ RUNS_CHANNEL = "switchboard_runs"
 FINISHED_CHANNEL = "switchboard_run_finished"  # payload: ids of runs just finished, comma-separated
 POLL_SECONDS = 0.5
 POOL_SIZE, POOL_OVERFLOW = 20, 10
+SQLITE_LOCK_WAIT_SECONDS = 30
 
 
 class StaleVersion(Exception):
@@ -75,10 +76,15 @@ class Store:
         # Enough pooled connections for the requests and the run queue's few writers at once, so
         # that connections are reused rather than opened per operation (SQLAlchemy's default
         # is 5, and each of the 10 overflow connections is closed as soon as it is returned).
-        pool = {} if self.url.startswith("sqlite") else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        options: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        if self.url.startswith("sqlite"):
+            # How long a write waits for SQLite's one write lock before "database is locked" (the
+            # driver's default is 5 s): with several processes on one file (serve --workers,
+            # servers side by side), a loaded machine made busy writers fail at 5 s.
+            options = {"connect_args": {"timeout": SQLITE_LOCK_WAIT_SECONDS}}
         # Statement parameters hold metadata (a data source's URL with its password, say): kept
         # out of SQLAlchemy's log lines at every level, and out of the errors it raises.
-        self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True, **pool)
+        self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True, **options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
