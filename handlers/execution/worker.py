@@ -139,7 +139,7 @@ class WorkerPool(LocalWorkers):
                 await self._idle()
 
     def _spawn(self, run: Run) -> None:
-        task = asyncio.create_task(self._execute(run))
+        task = asyncio.create_task(self._execute(run), name=run.id)
         self._running.add(task)
         task.add_done_callback(self._done)
 
@@ -161,6 +161,11 @@ class WorkerPool(LocalWorkers):
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # Only the store can fail here (a handler's failures are recorded on the run): the
+            # outcome was not written, so the run, still leased, is handed back and runs again.
+            log.warning("recording the outcome of run %s failed: it will run again", task.get_name(), exc_info=exc)
+            self.runtime.metrics.store_errors.inc()
         if task in self._writing:
             self._writing.discard(task)
             return
