@@ -4,9 +4,7 @@ classes, and keeps the spans it got, with their service's name."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +14,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass
@@ -35,17 +35,12 @@ def _value(value: AnyValue) -> Any:
     return None if kind is None else getattr(value, kind)
 
 
-class OtlpReceiver:
+class OtlpReceiver(LoopbackServer):
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         self.requests = 0
         self.content_types: set[str] = set()
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
-        started = threading.Event()
-        self.thread = threading.Thread(target=self._serve, args=(started,), daemon=True)
-        self.thread.start()
-        started.wait(10)
+        super().__init__()
 
     @property
     def url(self) -> str:
@@ -78,23 +73,7 @@ class OtlpReceiver:
         answer = ExportTraceServiceResponse().SerializeToString()
         return web.Response(body=answer, content_type="application/x-protobuf")
 
-    def _serve(self, started: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/traces", self._traces)
-        runner = web.AppRunner(app, access_log=None)
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.runner = runner
-        started.set()
-        self.loop.run_forever()
-
-    def close(self) -> None:
-        async def stop() -> None:
-            await self.runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+        return app

@@ -8,12 +8,12 @@ with a 403, as a proxy that does not allow the destination would (the tests have
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+
+from tests.loopback import LoopbackServer
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and the proxy's own: not passed on.
 HOP_BY_HOP = frozenset(
@@ -31,15 +31,10 @@ class Forwarded:
     headers: dict[str, str]  # names lowercased, Proxy-Authorization included
 
 
-class Proxy:
+class Proxy(LoopbackServer):
     def __init__(self) -> None:
         self.forwarded: list[Forwarded] = []
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
-        started = threading.Event()
-        self.thread = threading.Thread(target=self._serve, args=(started,), daemon=True)
-        self.thread.start()
-        assert started.wait(10), "the proxy did not start"
+        super().__init__()
 
     @property
     def url(self) -> str:
@@ -66,25 +61,5 @@ class Proxy:
             relayed = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
             return web.Response(status=answer.status, body=content, headers=relayed)
 
-    def _serve(self, started: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def start() -> web.ServerRunner:
-            runner = web.ServerRunner(web.Server(self._handle))
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            return runner
-
-        self.runner = self.loop.run_until_complete(start())
-        started.set()
-        self.loop.run_forever()
-
-    def close(self) -> None:
-        async def stop() -> None:
-            await self.runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+    def app(self) -> web.Server:
+        return web.Server(self._handle)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass
@@ -37,16 +38,11 @@ class Received:
     body: Any  # the JSON body, None when it is not JSON
 
 
-class Webhook:
+class Webhook(LoopbackServer):
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.canned: dict[str, Canned] = {}
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
-        started = threading.Event()
-        self.thread = threading.Thread(target=self._serve, args=(started,), daemon=True)
-        self.thread.start()
-        started.wait(10)
+        super().__init__()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -81,23 +77,7 @@ class Webhook:
             return web.Response(body=raw, status=status, content_type="text/plain", headers=canned.headers)
         return web.json_response(canned.body, status=canned.status, headers=canned.headers)
 
-    def _serve(self, started: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.runner = runner
-        started.set()
-        self.loop.run_forever()
-
-    def close(self) -> None:
-        async def stop() -> None:
-            await self.runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+        return app
