@@ -18,9 +18,9 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -31,9 +31,9 @@ from metadata.api_keys import ApiKeys
 from metadata.store import Store
 from rpc.server import cores, worker_count
 from tests.processes import SWITCHBOARD, ServerProcess, free_port
+from tests.test_durability import TYPES, define_async, deliveries, wait_all
 from tests.webhook import Received, Webhook
 
-TYPES = {"objects": [{"name": "Done", "fields": [{"name": "n", "type": "Int!"}]}]}
 RESULT = "subscription ($id: uuid!) { work(id: $id) { id output { n } errors } }"
 
 
@@ -101,15 +101,17 @@ def owner(server: ServerProcess, client_port: int) -> int:
     raise AssertionError(f"no worker holds the connection from port {client_port}")
 
 
-def pinned_http(server: ServerProcess, count: int = 2) -> list[http.client.HTTPConnection]:
-    """A kept-alive connection to each worker (connections are opened until each holds one)."""
-    held: dict[int, http.client.HTTPConnection] = {}
+T = TypeVar("T", http.client.HTTPConnection, ClientConnection)
+
+
+def pinned(server: ServerProcess, count: int, open_one: Callable[[], T], client_port: Callable[[T], int]) -> list[T]:
+    """A connection held by each of `count` workers: opened until each holds one (the others
+    closed), in the workers' order."""
+    held: dict[int, T] = {}
     deadline = time.monotonic() + 30  # a worker just started may still be importing
     while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        conn.request("GET", "/healthz")
-        assert conn.getresponse().read() == b"OK"
-        pid = owner(server, conn.sock.getsockname()[1])
+        conn = open_one()
+        pid = owner(server, client_port(conn))
         if pid in held:
             conn.close()
             time.sleep(0.01)
@@ -120,21 +122,25 @@ def pinned_http(server: ServerProcess, count: int = 2) -> list[http.client.HTTPC
     raise AssertionError(f"connections reached {len(held)} of {count} workers")
 
 
+def pinned_http(server: ServerProcess, count: int = 2) -> list[http.client.HTTPConnection]:
+    """A kept-alive HTTP connection held by each worker."""
+
+    def open_one() -> http.client.HTTPConnection:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().read() == b"OK"
+        return conn
+
+    return pinned(server, count, open_one, lambda conn: int(conn.sock.getsockname()[1]))
+
+
 def pinned_sockets(server: ServerProcess, count: int = 2) -> list[ClientConnection]:
     """A websocket (graphql-transport-ws) held by each worker, not yet initialised."""
-    held: dict[int, ClientConnection] = {}
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ws = connect(f"ws://127.0.0.1:{server.port}/v1/graphql", subprotocols=["graphql-transport-ws"])
-        pid = owner(server, ws.socket.getsockname()[1])
-        if pid in held:
-            ws.close()
-            time.sleep(0.01)
-            continue
-        held[pid] = ws
-        if len(held) == count:
-            return [held[pid] for pid in sorted(held)]
-    raise AssertionError(f"websockets reached {len(held)} of {count} workers")
+
+    def open_one() -> ClientConnection:
+        return connect(f"ws://127.0.0.1:{server.port}/v1/graphql", subprotocols=["graphql-transport-ws"])
+
+    return pinned(server, count, open_one, lambda ws: int(ws.socket.getsockname()[1]))
 
 
 def post(conn: http.client.HTTPConnection, type_: str, args: Any, headers: dict[str, str] | None = None) -> Any:
@@ -142,30 +148,6 @@ def post(conn: http.client.HTTPConnection, type_: str, args: Any, headers: dict[
     conn.request("POST", "/v1/query", body, {"Content-Type": "application/json", **(headers or {})})
     response = conn.getresponse()
     return response.status, json.loads(response.read())
-
-
-def define_async(server: ServerProcess, handler: str) -> None:
-    assert server.query("set_custom_types", TYPES)["message"] == "success"
-    action = {
-        "name": "work",
-        "definition": {
-            "handler": handler,
-            "kind": "asynchronous",
-            "output_type": "Done",
-            "arguments": [{"name": "n", "type": "Int!"}],
-            "timeout": 5,
-        },
-    }
-    assert server.query("create_action", action)["message"] == "success"
-
-
-def wait_all(server: ServerProcess, ids: list[str], seconds: float = 60) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + seconds
-    while True:
-        results = [server.query("get_action_result", {"id": i}) for i in ids]
-        if all(r["status"] in ("completed", "error") for r in results) or time.monotonic() > deadline:
-            return results
-        time.sleep(0.1)
 
 
 class InFlight:
@@ -185,10 +167,6 @@ class InFlight:
             with self.lock:
                 self.now -= 1
         return 200, {"n": received.body["input"]["n"]}
-
-
-def deliveries(webhook: Webhook) -> Counter[str]:
-    return Counter(c.headers["idempotency-key"] for c in webhook.calls("/work"))
 
 
 # --- every worker serves ---------------------------------------------------------------------------
@@ -268,7 +246,7 @@ def test_async_runs_run_once_across_workers(
         status, answer = post(connections[n % 2], "run_action", {"name": "work", "input": {"n": n}})
         assert status == 200, answer
         ids.append(answer["action_id"])
-    results = wait_all(server, ids)
+    results = wait_all(server, ids, 60)
     assert [r["status"] for r in results] == ["completed"] * 40, results
     assert all(r["attempts"] == 1 for r in results)
     assert deliveries(webhook) == Counter(ids)
@@ -300,7 +278,7 @@ def test_sigterm_stops_every_worker_and_runs_nothing_twice(
     assert log.splitlines()[-1].endswith('"message":"switchboard stopped"}')
     restarted = serve(tmp_path, **settings)
     stopping.append(restarted)
-    results = wait_all(restarted, ids)
+    results = wait_all(restarted, ids, 60)
     assert [r["status"] for r in results] == ["completed"] * 80, results
     delivered = deliveries(webhook)
     assert set(delivered) == set(ids)
