@@ -195,6 +195,8 @@ async def pushes(
             while True:
                 message = json.loads(await ws.recv())
                 received = time.time()
+                if message["type"] != "next" or message["id"] != str(i):
+                    continue  # the server completes a run's subscription itself once it finished
                 if message["payload"]["data"]["slow"]["output"] is not None:
                     break
             await ws.send(json.dumps({"type": "complete", "id": str(i)}))
