@@ -269,9 +269,7 @@ async def _dry_run(runtime: Runtime, envelope: Envelope, op: Operation, args: An
 
 def _unversioned(result: Any) -> Any:
     """An operation's answer as `_finish` makes it, without the version it did not make."""
-    if isinstance(result, Answer):
-        return result.body
-    if isinstance(result, Changed):
+    if isinstance(result, Answer | Changed):
         return result.body
     if isinstance(result, list):
         return [_unversioned(item) for item in result]
