@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import msgspec
 
 from handlers.execution.engines import Engines
+from handlers.execution.outgoing import Outgoing
 from handlers.execution.proxies import Proxies
 from handlers.execution.rate_limit import RateLimiter
 from handlers.telemetry import Metrics
@@ -72,8 +72,8 @@ class Runtime:
     runs: Runs
     api_keys: ApiKeys
     users: Users  # who signs in to Metabase's API
-    http: aiohttp.ClientSession | None = None
-    # How the session reaches a URL: HTTP_PROXY / HTTPS_PROXY / NO_PROXY, read when the server starts.
+    http: Outgoing | None = None  # the lifespan's
+    # How outgoing calls reach a URL: HTTP_PROXY / HTTPS_PROXY / NO_PROXY, read when the server starts.
     proxies: Proxies = field(default_factory=lambda: Proxies({}))
     audit_sync_runs: bool = False
     lease_margin: float = 10.0

@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-import aiohttp
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -22,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from handlers.context import Answer, Runtime, Session
 from handlers.dispatch import execute, is_public
+from handlers.execution.outgoing import Outgoing
 from handlers.execution.proxies import Proxies
 from handlers.execution.rate_limit import RateLimiter
 from handlers.execution.worker import WorkerPool
@@ -128,12 +128,10 @@ def create_app(config: Config | None = None, tracing: Tracing | None = None) -> 
         # each; every 10,000 allocations it costs a few, and holds at most that much garbage.
         gc.set_threshold(10_000, 50, 100)
         workers = WorkerPool(runtime, config.async_workers, config.async_shutdown_grace_seconds)
-        # No cookie jar: one caller's cookies, set by a handler, must never go with another
-        # caller's call to that host (Hasura keeps none either; the caller gets Set-Cookie).
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            runtime.http = http
+        runtime.http = http = Outgoing(runtime.proxies)
+        try:
             if auth.jwt is not None:
-                await auth.jwt.start(http, runtime.proxies)
+                await auth.jwt.start(http)
             workers.start()
             store.watch(on_runs=workers.wake, on_finished=graphql.watch.wake)
             stopping = asyncio.Event()
@@ -154,6 +152,8 @@ def create_app(config: Config | None = None, tracing: Tracing | None = None) -> 
                 await store.close()
                 if tracing is not None:  # the spans still batched go out (blocking: in a thread)
                     await asyncio.to_thread(tracing.shutdown)
+        finally:
+            await http.close()
 
     async def query(request: Request) -> Response:
         admin = False

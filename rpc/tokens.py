@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-import aiohttp
 import jwt
+import msgspec
 
-from handlers.execution.proxies import Proxies
+from handlers.execution.outgoing import CallFailed, Outgoing
 from metadata.errors import SwitchboardError
 from rpc.config import JwtSecret, parse_json_path
 
@@ -33,7 +33,7 @@ log = logging.getLogger("switchboard.jwt")
 DEFAULT_NAMESPACE = "https://hasura.io/jwt/claims"
 RETRY_SECONDS = 60.0  # after a failed fetch, as Hasura
 UNKNOWN_KEY_FETCH_SECONDS = 10.0  # at most one fetch this often for tokens of unknown keys
-FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
+FETCH_TIMEOUT = 10.0  # seconds
 _MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-maxage|max-age)\s*=\s*\"?(\d+)")
 
 
@@ -106,12 +106,11 @@ class JwtVerifier:
 
     # -- the key set --------------------------------------------------------------------------
 
-    async def start(self, http: aiohttp.ClientSession, proxies: Proxies) -> None:
+    async def start(self, http: Outgoing) -> None:
         """Fetch the JWK set (when there is one to fetch) and keep it fresh."""
         if self.secret.jwk_url is None:
             return
         self._http = http
-        self._route = proxies.route(self.secret.jwk_url)
         self._fetching = asyncio.Lock()
         delay = await self._fetch()
         self._refresher = asyncio.create_task(self._refresh(delay))
@@ -133,25 +132,16 @@ class JwtVerifier:
             self._fetched_at = time.monotonic()
             url = self.secret.jwk_url
             try:
-                route = self._route
-                async with self._http.get(
-                    url,
-                    timeout=FETCH_TIMEOUT,
-                    headers=route.headers,
-                    proxy=route.proxy,
-                    proxy_headers=route.proxy_headers,
-                ) as response:
-                    if not 200 <= response.status < 300:
-                        raise ValueError(f"Non-2xx response ({response.status})")
-                    document = await response.json(content_type=None)
-                    headers = response.headers
-                keys = jwt.PyJWKSet.from_dict(document).keys
-            except (aiohttp.ClientError, TimeoutError, OSError, ValueError, jwt.PyJWTError) as exc:
+                reply = await self._http.send("GET", url, {}, None, FETCH_TIMEOUT)
+                if not 200 <= reply.status < 300:
+                    raise ValueError(f"Non-2xx response ({reply.status})")
+                keys = jwt.PyJWKSet.from_dict(msgspec.json.decode(reply.body)).keys
+            except (CallFailed, TimeoutError, ValueError, msgspec.DecodeError, jwt.PyJWTError) as exc:
                 # The keys already held stay in use.
                 log.warning("fetching the JWK set from %s failed (%s); retrying in %.0f s", url, exc, RETRY_SECONDS)
                 return RETRY_SECONDS
             self.keys = {key.key_id: key for key in keys}
-            return _expiry(headers)
+            return _expiry(reply.headers)
 
     async def _signing_key(self, token: str) -> tuple[Any, str]:
         if self.key is not None:

@@ -16,11 +16,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import aiohttp
 import jq
 import msgspec
 
 from handlers.context import Call, Runtime
+from handlers.execution.outgoing import CallFailed
 from handlers.execution.webhook import HandlerFailed, HandlerTimedOut
 from handlers.telemetry import REQUEST_ID_HEADER, current
 from handlers.tracing import send_trace
@@ -107,27 +107,15 @@ async def run_http(runtime: Runtime, call: Call, view: View) -> Any:
     assert runtime.http is not None
     http = _handler(call)
     method, url, headers, body = http_request(call)
-    timeout = aiohttp.ClientTimeout(total=call.action.definition.timeout)
-    route = runtime.proxies.route(url)
-    if route.headers is not None:
-        headers = {**headers, **route.headers}
     tracing, span = runtime.tracing, None
     if tracing is None:
         send_trace(current(), headers)  # the caller's trace context, as it came
     else:  # this call's span, the service's parent
         span = tracing.client(method, url, headers)
     try:
-        async with runtime.http.request(
-            method,
-            url,
-            data=body,
-            headers=headers,
-            timeout=timeout,
-            proxy=route.proxy,
-            proxy_headers=route.proxy_headers,
-        ) as response:
-            status, raw = response.status, await response.read()
-            answer_headers = {name.lower(): value for name, value in response.headers.items()}
+        status, answer_headers, raw = await runtime.http.send(
+            method, url, headers, body, call.action.definition.timeout
+        )
         if span is not None:
             span.answered(status)
     except TimeoutError:
@@ -135,8 +123,8 @@ async def run_http(runtime: Runtime, call: Call, view: View) -> Any:
         if span is not None:
             span.end(timed_out)
         raise timed_out from None
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        failure = HandlerFailed("http exception when calling the service", internal={"error": str(exc)})
+    except CallFailed as exc:
+        failure = HandlerFailed("http exception when calling the service", internal={"error": exc.detail})
         if span is not None:
             span.end(failure)
         raise failure from None
@@ -148,7 +136,7 @@ async def run_http(runtime: Runtime, call: Call, view: View) -> Any:
         decoded: Any = _decode(raw) if raw else None
     except (msgspec.DecodeError, RecursionError):
         decoded = raw.decode(errors="replace")
-    handled = {"status": status, "headers": answer_headers, "body": decoded}
+    handled = {"status": status, "headers": dict(answer_headers.items()), "body": decoded}
     verdict = _jq(http.error_handle or DEFAULT_ERROR_HANDLE, handled, "error handle")
     if verdict is True:
         raise RemoteFailed({"remote-status": status}, status)

@@ -12,13 +12,14 @@ http-client) and curl are: by environment variables, read once when the server s
   an empty value unsets the variable. `HTTP_PROXY` is ignored in a CGI process (REQUEST_METHOD
   set), where it could be a request's `Proxy:` header.
 
-Every client of the server's shared aiohttp session uses this (webhooks, sync and async, `http`
-actions, the JWK set): aiohttp's own `trust_env` would read the environment and `~/.netrc` on
-every request, in a thread, and send the netrc's credentials to webhooks.
+Every outgoing call of the server goes by this (handlers/execution/outgoing.py: webhooks, sync
+and async, `http` actions, the JWK set); the HTTP client is never left to read the environment
+itself (aiohttp's `trust_env`, for one, also sent `~/.netrc`'s credentials to webhooks).
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -26,18 +27,16 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-import aiohttp
 from yarl import URL
 
 
 class Route(NamedTuple):
-    """How to reach a URL: through `proxy`, or directly (all None). The proxy's credentials go in
-    `proxy_headers` for an https:// URL (sent with the CONNECT), in `headers` for an http:// URL
-    (added to the request itself, which goes to the proxy: aiohttp sends no proxy_headers then)."""
+    """How to reach a URL: through `proxy` (its URL without credentials), or directly (None).
+    `authorization` is the proxy's Proxy-Authorization: sent with the CONNECT of an https:// URL,
+    with the request itself (which goes to the proxy) for an http:// URL."""
 
-    proxy: URL | None = None
-    proxy_headers: Mapping[str, str] | None = None
-    headers: Mapping[str, str] | None = None
+    proxy: str | None = None
+    authorization: str | None = None
 
 
 DIRECT = Route()
@@ -56,16 +55,14 @@ def _variable(environ: Mapping[str, str], name: str) -> str | None:
     return value.strip()
 
 
-def _proxy(variable: str, value: str, scheme: str) -> Route:
+def _proxy(variable: str, value: str) -> Route:
     url = URL(value if "://" in value else f"http://{value}")
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidProxy(f"{variable}={value!r} is not an http:// proxy URL")
     if url.user is None:
-        return Route(url)
-    credentials = {"Proxy-Authorization": aiohttp.encode_basic_auth(url.user, url.password or "")}
-    if scheme == "https":
-        return Route(url.with_user(None), proxy_headers=credentials)
-    return Route(url.with_user(None), headers=credentials)
+        return Route(str(url))
+    credentials = base64.b64encode(f"{url.user}:{url.password or ''}".encode()).decode()
+    return Route(str(url.with_user(None)), f"Basic {credentials}")
 
 
 class Proxies:
@@ -76,7 +73,7 @@ class Proxies:
             if scheme == "http" and "REQUEST_METHOD" in environ:
                 value = None
             if value is not None:
-                self.by_scheme[scheme] = _proxy(variable, value, scheme)
+                self.by_scheme[scheme] = _proxy(variable, value)
         self.no_proxy = _variable(environ, "NO_PROXY") or ""
         self.bypass = NoProxy(self.no_proxy)
         self.route = lru_cache(maxsize=1024)(self._route) if self.by_scheme else _direct

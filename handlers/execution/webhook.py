@@ -10,27 +10,25 @@ a 4xx body {message, code?, extensions?} becomes the caller's 400; anything else
 timeout 504.
 `internal` (admins only) is Hasura's: {error, request: {url, body, headers, transformed_request},
 response: null | {status, body, headers}}, the handler URL and headers as written, never a
-resolved secret. A stored action that may not run (a template that does not parse, a header
-reading a reserved variable) is refused before anything is read or sent.
+resolved secret; the answer's header names are shown title-cased (Content-Type). A stored action
+that may not run (a template that does not parse, a header reading a reserved variable) is
+refused before anything is read or sent.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
-import aiohttp
 import msgspec
 
 from handlers.context import Call, Runtime
-from handlers.execution.proxies import Proxies
+from handlers.execution.outgoing import CallFailed, Reply
 from handlers.execution.transforms import ResponseTransformFailed, TransformFailed, transform_response, webhook_request
 from handlers.telemetry import REQUEST_ID_HEADER, current
-from handlers.tracing import Tracing, send_trace
+from handlers.tracing import send_trace
 from metadata.actions import ENV_TEMPLATE, Action
 from metadata.consistency import run_refusal
 from metadata.errors import InvalidConfiguration, SwitchboardError
@@ -134,9 +132,7 @@ class Sent(NamedTuple):
     body: bytes
 
 
-def _exchange(
-    call: Call, sent: Sent, error: Any, response: aiohttp.ClientResponse | None = None, raw: bytes = b""
-) -> dict[str, Any]:
+def _exchange(call: Call, sent: Sent, error: Any, reply: Reply | None = None) -> dict[str, Any]:
     """What admins see of a failed call, in Hasura's shape (built only on failure: the run path
     stays lean): the handler URL and configured headers as written (`{{ENV}}` and
     `value_from_env` unresolved), Hasura's payload, the request after transforms, the answer."""
@@ -158,35 +154,29 @@ def _exchange(
         }
     request = {"url": definition.handler, "body": msgspec.Raw(call.payload()), "headers": headers}
     answer = None
-    if response is not None:
+    if reply is not None:
         try:
-            body = _decode(raw)
+            body = _decode(reply.body)
         except (msgspec.DecodeError, RecursionError):
-            body = raw.decode(errors="replace")  # Hasura shows a body that is not JSON as text
+            body = reply.body.decode(errors="replace")  # Hasura shows a body that is not JSON as text
         answer = {
-            "status": response.status,
+            "status": reply.status,
             "body": body,
-            "headers": [{"name": str(k), "value": v} for k, v in response.headers.items()],
+            # The client reads names lowercased; shown as most servers write them (Content-Type).
+            "headers": [{"name": _title(name), "value": value} for name, value in reply.headers.items()],
         }
     return {"error": error, "request": {**request, "transformed_request": transformed}, "response": answer}
 
 
-def _http_exception(exc: BaseException) -> dict[str, Any]:
-    """Hasura's `internal.error` of a call that got no answer (its words for the usual cases)."""
+def _title(name: str) -> str:
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+def _http_exception(exc: TimeoutError | CallFailed) -> dict[str, Any]:
+    """Hasura's `internal.error` of a call that got no answer."""
     if isinstance(exc, TimeoutError):
-        message = "Response timeout"
-    elif isinstance(exc, aiohttp.TooManyRedirects):
-        message = "Too many redirects"
-    elif isinstance(exc, aiohttp.ClientConnectionError | OSError):
-        message = "Connection failure"
-    else:
-        message = "HTTP Exception occurred."
-    return {"type": "http_exception", "message": message, "detail": str(exc) or type(exc).__name__}
-
-
-@lru_cache(maxsize=64)
-def _timeout(seconds: int) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=seconds)
+        return {"type": "http_exception", "message": "Response timeout", "detail": "TimeoutError"}
+    return {"type": "http_exception", "message": exc.message, "detail": exc.detail}
 
 
 def webhook_request_of(call: Call) -> Sent:
@@ -226,25 +216,10 @@ async def preview_webhook(runtime: Runtime, call: Call, view: View) -> dict[str,
     return {"request": {"method": method, "url": url, "headers": dict(sorted(headers.items())), "body": shown}}
 
 
-@lru_cache(maxsize=1024)  # most actions call one URL: no need to parse it on every run
-def _absolute_http(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # an unbalanced IPv6 bracket, a port out of range
-        return False
-
-
 async def run_webhook(runtime: Runtime, call: Call, view: View) -> Any:
-    assert runtime.http is not None
-    return await call_webhook(runtime.http, runtime.proxies, call, view, runtime.tracing)
-
-
-async def call_webhook(
-    http: aiohttp.ClientSession, proxies: Proxies, call: Call, view: View, tracing: Tracing | None = None
-) -> Any:
     """The validated output of one call, or an ActionError / HandlerFailed / HandlerTimedOut."""
-    action = call.action
+    assert runtime.http is not None
+    action, tracing = call.action, runtime.tracing
     sent = webhook_request_of(call)  # transforms may change method, url, headers and data
     info = current()
     if info is not None:  # the caller's request id, for the handler's logs (unless set explicitly)
@@ -254,25 +229,12 @@ async def call_webhook(
     span = None
     if tracing is None:
         send_trace(info, sent.headers)  # the caller's trace context, as it came
+    else:  # this call's span, the handler's parent
+        span = tracing.client(sent.method, sent.url, sent.headers)
     try:
-        if not _absolute_http(sent.url):  # aiohttp asserts on some (`//host/path`) instead of refusing them
-            raise aiohttp.InvalidURL(sent.url)
-        route = proxies.route(sent.url)
-        if tracing is not None:  # this call's span, the handler's parent
-            span = tracing.client(sent.method, sent.url, sent.headers)
-        async with http.request(
-            sent.method,
-            sent.url,
-            data=sent.data,
-            headers=sent.headers if route.headers is None else {**sent.headers, **route.headers},
-            timeout=_timeout(action.definition.timeout),
-            proxy=route.proxy,
-            proxy_headers=route.proxy_headers,
-        ) as response:
-            status, raw = response.status, await response.read()
-            cookies = response.headers.getall("Set-Cookie", ())
+        reply = await runtime.http.send(sent.method, sent.url, sent.headers, sent.data, action.definition.timeout)
         if span is not None:
-            span.answered(status)
+            span.answered(reply.status)
     except TimeoutError as exc:
         timed_out = HandlerTimedOut(
             f"the action handler did not answer within {action.definition.timeout} seconds",
@@ -281,11 +243,10 @@ async def call_webhook(
         if span is not None:
             span.end(timed_out)
         raise timed_out from None
-    # ValueError: a header value aiohttp will not send (a control character, from the
-    # definition or from a transform of the input).
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        internal = _exchange(call, sent, _http_exception(exc))
-        failure = HandlerFailed("http exception when calling webhook", internal=internal)
+    except CallFailed as exc:
+        failure = HandlerFailed(
+            "http exception when calling webhook", internal=_exchange(call, sent, _http_exception(exc))
+        )
         if span is not None:
             span.end(failure)
         raise failure from None
@@ -293,12 +254,13 @@ async def call_webhook(
         if span is not None:
             span.end(exc)
         raise
+    status = reply.status
 
     def failed(error: type[SwitchboardError], message: str, detail: Any = "unexpected response") -> SwitchboardError:
-        return error(message, internal=_exchange(call, sent, detail, response, raw))
+        return error(message, internal=_exchange(call, sent, detail, reply))
 
     try:
-        answer = _decode(raw)
+        answer = _decode(reply.body)
     except (msgspec.DecodeError, RecursionError) as exc:
         raise failed(HandlerFailed, "not a valid json response from webhook", f"invalid json: {exc}") from None
     if 200 <= status < 300:
@@ -314,7 +276,7 @@ async def call_webhook(
             output = validate_output(action.definition.output_type, answer, view)
         except OutputError as exc:
             raise failed(HandlerFailed, str(exc)) from None
-        call.cookies.extend(cookies)
+        call.cookies.extend(reply.headers.getall("set-cookie"))
         return output
     if 400 <= status < 500:
         if isinstance(answer, dict) and isinstance(answer.get("message"), str):
