@@ -153,7 +153,7 @@ def create_app(config: Config | None = None, tracing: Tracing | None = None) -> 
                 if tracing is not None:  # the spans still batched go out (blocking: in a thread)
                     await asyncio.to_thread(tracing.shutdown)
         finally:
-            await http.close()
+            http.close()
 
     async def query(request: Request) -> Response:
         admin = False

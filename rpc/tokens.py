@@ -25,7 +25,7 @@ from typing import Any
 import jwt
 import msgspec
 
-from handlers.execution.outgoing import CallFailed, Outgoing
+from handlers.execution.outgoing import CallFailed, Outgoing, Reply
 from metadata.errors import SwitchboardError
 from rpc.config import JwtSecret, parse_json_path
 
@@ -141,7 +141,7 @@ class JwtVerifier:
                 log.warning("fetching the JWK set from %s failed (%s); retrying in %.0f s", url, exc, RETRY_SECONDS)
                 return RETRY_SECONDS
             self.keys = {key.key_id: key for key in keys}
-            return _expiry(reply.headers)
+            return _expiry(reply)
 
     async def _signing_key(self, token: str) -> tuple[Any, str]:
         if self.key is not None:
@@ -256,14 +256,14 @@ class JwtVerifier:
         return {k: _text(v) for k, v in claims.items()}
 
 
-def _expiry(headers: Mapping[str, str]) -> float | None:
+def _expiry(reply: Reply) -> float | None:
     """Seconds until the fetched set is stale, from Cache-Control (max-age, s-maxage) or Expires."""
-    cache_control = headers.get("Cache-Control")
+    cache_control = reply.header("Cache-Control")
     if cache_control:
         match = _MAX_AGE.search(cache_control)
         if match:
             return float(match.group(1))
-    expires = headers.get("Expires")
+    expires = reply.header("Expires")
     if expires:
         with contextlib.suppress(TypeError, ValueError):
             moment = email.utils.parsedate_to_datetime(expires)

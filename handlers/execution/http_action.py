@@ -136,7 +136,7 @@ async def run_http(runtime: Runtime, call: Call, view: View) -> Any:
         decoded: Any = _decode(raw) if raw else None
     except (msgspec.DecodeError, RecursionError):
         decoded = raw.decode(errors="replace")
-    handled = {"status": status, "headers": dict(answer_headers.items()), "body": decoded}
+    handled = {"status": status, "headers": {name.lower(): value for name, value in answer_headers}, "body": decoded}
     verdict = _jq(http.error_handle or DEFAULT_ERROR_HANDLE, handled, "error handle")
     if verdict is True:
         raise RemoteFailed({"remote-status": status}, status)

@@ -10,9 +10,8 @@ a 4xx body {message, code?, extensions?} becomes the caller's 400; anything else
 timeout 504.
 `internal` (admins only) is Hasura's: {error, request: {url, body, headers, transformed_request},
 response: null | {status, body, headers}}, the handler URL and headers as written, never a
-resolved secret; the answer's header names are shown title-cased (Content-Type). A stored action
-that may not run (a template that does not parse, a header reading a reserved variable) is
-refused before anything is read or sent.
+resolved secret. A stored action that may not run (a template that does not parse, a header
+reading a reserved variable) is refused before anything is read or sent.
 """
 
 from __future__ import annotations
@@ -162,14 +161,9 @@ def _exchange(call: Call, sent: Sent, error: Any, reply: Reply | None = None) ->
         answer = {
             "status": reply.status,
             "body": body,
-            # The client reads names lowercased; shown as most servers write them (Content-Type).
-            "headers": [{"name": _title(name), "value": value} for name, value in reply.headers.items()],
+            "headers": [{"name": name, "value": value} for name, value in reply.headers],
         }
     return {"error": error, "request": {**request, "transformed_request": transformed}, "response": answer}
-
-
-def _title(name: str) -> str:
-    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
 def _http_exception(exc: TimeoutError | CallFailed) -> dict[str, Any]:
@@ -276,7 +270,7 @@ async def run_webhook(runtime: Runtime, call: Call, view: View) -> Any:
             output = validate_output(action.definition.output_type, answer, view)
         except OutputError as exc:
             raise failed(HandlerFailed, str(exc)) from None
-        call.cookies.extend(reply.headers.getall("set-cookie"))
+        call.cookies.extend(reply.headers_named("set-cookie"))
         return output
     if 400 <= status < 500:
         if isinstance(answer, dict) and isinstance(answer.get("message"), str):
