@@ -14,7 +14,8 @@ The echo webhook and the process helpers are shared with bench/async_queue.py.
     python bench/run_action.py [--backend sqlite|postgres] [--duration 10] [--connections 32] [--rounds 2]
                                [--speed] [--workers N]
 --speed (with the [speed] extra installed) also runs a second switchboard on the same store that
-cannot import uvloop or httptools, and adds it to the sync rounds: the extra's effect, same run.
+cannot import uvloop or uvicorn's httptools protocol (asyncio and h11 instead), and adds it to the
+sync rounds: the extra's effect, same run (the outgoing client parses with httptools either way).
 --workers N also runs `switchboard serve --workers N` on the same store and adds it to the sync
 rounds: its throughput against the one-process server's, same run (target >= 1.3 for N = 2 on a
 2-core machine, with wrk and the webhook on the same cores).
@@ -210,9 +211,10 @@ def self_argv(*args: str) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), *args]
 
 
-# `switchboard serve` in a process that cannot import the [speed] extra: asyncio and h11.
+# `switchboard serve` in a process that cannot import uvloop, nor uvicorn's httptools protocol:
+# asyncio and h11 serve it.
 PLAIN_SERVE = (
-    "import sys; sys.modules['uvloop'] = sys.modules['httptools'] = None; "
+    "import sys; sys.modules['uvloop'] = sys.modules['uvicorn.protocols.http.httptools_impl'] = None; "
     "sys.argv = ['switchboard', 'serve']; from rpc.cli import main; main()"
 )
 

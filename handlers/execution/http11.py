@@ -29,7 +29,7 @@ import time
 import zlib
 from functools import lru_cache
 from typing import NamedTuple, cast
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httptools
 
@@ -91,7 +91,7 @@ def target(url: str) -> Target:
     path = quote(parts.path or "/", safe=_URL_SAFE) + (f"?{quote(parts.query, safe=_URL_SAFE)}" if parts.query else "")
     authorization = None
     if parts.username is not None:
-        credentials = f"{parts.username}:{parts.password or ''}".encode()
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
         authorization = "Basic " + base64.b64encode(credentials).decode()
     return Target(https, host, port, path, host_header, authorization)
 
