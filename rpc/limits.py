@@ -28,6 +28,7 @@ from typing import Any
 from starlette.requests import Request
 
 from metadata.errors import SwitchboardError
+from rpc.coalesce import CoalescingTransport
 
 log = logging.getLogger("switchboard")
 FD_RESERVE = 128  # descriptors kept for the store, data sources, webhooks and files
@@ -65,8 +66,9 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 def guarded(base: type[Any], header_timeout: float, body_timeout: float, max_connections: int) -> type[Any]:
     """uvicorn's HTTP protocol class `base` (h11 or httptools) with the head and body timeouts
-    and the connection cap. Both keep `cycle` (the request in flight, with `more_body` until its
-    body is in) and call `on_response_complete`.
+    and the connection cap, writing each answer in one piece (rpc/coalesce.py). Both keep
+    `cycle` (the request in flight, with `more_body` until its body is in) and call
+    `on_response_complete`.
 
     No timer is set per request: a sweep every SWEEP_SECONDS, while connections are open, closes
     those waiting too long for a head and answers 408 to those waiting too long for a body.
@@ -80,7 +82,7 @@ def guarded(base: type[Any], header_timeout: float, body_timeout: float, max_con
         counted = False  # this one is among them
 
         def connection_made(self, transport: asyncio.Transport) -> None:
-            super().connection_made(transport)
+            super().connection_made(CoalescingTransport(transport, self.loop))
             self.idle_since = time.monotonic()
             self.counted = True
             Guarded.open += 1
