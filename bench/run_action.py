@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -146,6 +147,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's finished children (wrk's runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pid: int) -> float:
@@ -327,9 +334,10 @@ def wrk_script(directory: str) -> str:
     return str(path)
 
 
-async def sync_throughput(options: argparse.Namespace, servers: dict[str, Process]) -> dict[str, Any]:
+async def sync_throughput(options: argparse.Namespace, servers: dict[str, Process], webhook: Process) -> dict[str, Any]:
     """wrk against each of `servers` (name: process), with each one's server CPU per request
-    (its process tree's CPU time over the round, over the requests wrk made)."""
+    (its process tree's CPU time over the round, over the requests wrk made), and the webhook's
+    and wrk's: what the machine spends per request in all, which bounds what N cores can serve."""
     binary = ensure_wrk()
     with tempfile.TemporaryDirectory() as directory:
         script = wrk_script(directory)
@@ -342,8 +350,12 @@ async def sync_throughput(options: argparse.Namespace, servers: dict[str, Proces
         for round_ in range(options.rounds):
             for name in list(targets) if round_ % 2 == 0 else list(reversed(targets)):
                 before = cpu_seconds(servers[name].process.pid)
+                hook_before, wrk_before = cpu_seconds(webhook.process.pid), children_cpu_seconds()
                 r = await asyncio.to_thread(wrk, binary, script, targets[name], options.duration, options.connections)
-                r["cpu_ms"] = (cpu_seconds(servers[name].process.pid) - before) * 1000 / max(1, r["requests"])
+                per_request = 1000 / max(1, r["requests"])
+                r["cpu_ms"] = (cpu_seconds(servers[name].process.pid) - before) * per_request
+                r["webhook_cpu_ms"] = (cpu_seconds(webhook.process.pid) - hook_before) * per_request
+                r["wrk_cpu_ms"] = (children_cpu_seconds() - wrk_before) * per_request
                 print(
                     f"  round {round_ + 1} wrk {name:11} {r['rps']:7.0f} req/s  p50 {r['p50']:6.2f} ms  "
                     f"p99 {r['p99']:6.2f} ms  server CPU {r['cpu_ms']:.3f} ms/req  "
@@ -441,7 +453,7 @@ async def bench_backend(
                     await several.wait(session)
                     await asyncio.sleep(2)  # /healthz answers once the first worker listens: let the rest start
                     servers["workers"] = several
-                report["sync"] = await sync_throughput(options, servers)
+                report["sync"] = await sync_throughput(options, servers, webhook)
             report["sync_backend"] = backend
             print(f"[{backend}] sync added latency ({options.samples} sequential requests)...", flush=True)
             report["latency"] = await added_latency(
@@ -485,6 +497,15 @@ def print_table(options: argparse.Namespace, report: dict[str, Any]) -> None:
                 f"x{gain:.2f} (target >= 1.3 on 2 cores) {'OK' if gain >= 1.3 else 'MISSED'} "
                 f"(p50 {several['p50']:.2f} ms, p99 {several['p99']:.2f} ms; "
                 f"{several['non2xx']} non-2xx, {several['socket_errors']} socket errors)"
+            )
+            # Every process here shares the machine's cores: what all of them spend per request
+            # caps the requests per second whatever the number of workers.
+            spent = several["cpu_ms"] + several["webhook_cpu_ms"] + several["wrk_cpu_ms"]
+            ceiling = (os.cpu_count() or 1) * 1000 / spent
+            print(
+                f"  CPU per request with --workers {options.workers}: server {several['cpu_ms']:.3f} + webhook "
+                f"{several['webhook_cpu_ms']:.3f} + wrk {several['wrk_cpu_ms']:.3f} = {spent:.3f} ms: "
+                f"{os.cpu_count()} cores serve at most {ceiling:.0f} req/s (x{ceiling / sb['rps']:.2f} the 1 worker's)"
             )
         print(f"  wrk latency baseline:    p50 {base['p50']:.2f} ms, p99 {base['p99']:.2f} ms")
         bad = sb["non2xx"] + sb["socket_errors"] + base["non2xx"] + base["socket_errors"]

@@ -50,7 +50,10 @@ class Reply(NamedTuple):
 
     def header(self, name: str) -> str | None:
         name = name.lower()
-        return next((v for k, v in self.headers if k.lower() == name), None)
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
 
     def headers_named(self, name: str) -> list[str]:
         name = name.lower()
