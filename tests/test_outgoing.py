@@ -130,11 +130,12 @@ def test_a_kept_connection_the_server_closed_is_replaced_and_the_call_sent_again
     run(test)
 
 
-def test_a_call_the_server_hung_up_on_after_answering_part_is_not_sent_again() -> None:
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_a_call_the_server_hung_up_on_after_answering_part_is_not_sent_again(version: str) -> None:
     async def test() -> None:
         async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await server.read(reader)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{")
+            writer.write(b"HTTP/%s 200 OK\r\nContent-Length: 10\r\n\r\n{" % version.encode())
 
         async with Server(handler) as server:
             with pytest.raises(CallFailed) as failed:
@@ -289,6 +290,25 @@ def test_the_url_s_credentials_path_and_query_as_sent() -> None:
         assert line == "POST /a%20b/%C3%BC?q=1%202&r=%41 HTTP/1.1"
         assert headers["authorization"] == "Basic Ym90OnBAc3M="  # bot:p@ss
         assert headers["host"] == f"127.0.0.1:{server.port}"
+
+    run(test)
+
+
+def test_host_and_framing_headers_given_by_a_definition() -> None:
+    """A transform may set Host (sent instead of the URL's); Content-Length and Transfer-Encoding
+    are the client's to write, from the body it sends."""
+
+    async def test() -> None:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await server.read(reader)
+            writer.write(answer(200))
+
+        async with Server(handler) as server:
+            given = {"HOST": "api.example.test", "content-length": "999", "Transfer-Encoding": "chunked"}
+            await post(server.url(), body=b"{}", headers=given)
+        _, headers, body = server.requests[0]
+        assert (headers["host"], headers["content-length"], body) == ("api.example.test", "2", b"{}")
+        assert "transfer-encoding" not in headers
 
     run(test)
 

@@ -37,6 +37,7 @@ IDLE_SECONDS = 4.0  # under the 5 s idle limit of uvicorn's and Node's servers
 MAX_IDLE_PER_ORIGIN = 256
 MAX_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_FRAMING = frozenset({"content-length", "transfer-encoding"})  # the client's to write, and a body's end
 # RFC 9110's token characters (header names) and what a URL's path and query may hold as is.
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _URL_SAFE = "/?#[]@!$&'()*+,;=%:-._~"
@@ -146,8 +147,8 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is None or waiter.done():
             return
-        if self.headers_done and not self.parser.should_keep_alive():
-            self._complete()  # a body that ends where the connection does
+        if self.headers_done and not any(name.lower() in _FRAMING for name, _ in self.headers):
+            self._complete()  # a body without a length ends where the connection does
         else:
             self._fail(exc or ConnectionResetError("the server closed the connection"))
 
@@ -264,6 +265,10 @@ class Client:
     ) -> Reply:
         to = target(url)
         given = {k.lower() for k in headers}
+        host = to.host_header
+        if not given.isdisjoint(_FRAMING) or "host" in given:  # a transform's Host wins; framing is ours
+            host = next((v for k, v in headers.items() if k.lower() == "host"), host)
+            headers = {k: v for k, v in headers.items() if k.lower() not in _FRAMING and k.lower() != "host"}
         extra = {} if "accept" in given else {"Accept": "*/*"}
         if to.authorization is not None and "authorization" not in given:
             extra["Authorization"] = to.authorization
@@ -273,7 +278,7 @@ class Client:
             if auth is not None:
                 extra["Proxy-Authorization"] = auth
         length = len(body) if body is not None else (0 if method in ("POST", "PUT", "PATCH") else None)
-        data = _head(method, request_target, to.host_header, {**headers, **extra}, length) + (body or b"")
+        data = _head(method, request_target, host, {**headers, **extra}, length) + (body or b"")
         origin: Origin = (to.https, to.host, to.port, proxy, auth)
         while True:
             connection, reused = self._take(origin), True
@@ -290,7 +295,7 @@ class Client:
                 if reused and not connection.answered:
                     continue  # an idle connection the server had closed: once more, on a new one
                 raise
-            except BaseException:  # timed out, cancelled, not HTTP: the connection is unusable
+            except BaseException:  # cancelled, not HTTP: the connection is unusable
                 connection.close()
                 raise
             break
