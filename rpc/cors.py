@@ -5,7 +5,9 @@ comma-separated string: `https://app.example.com, https://*.example.com, http://
 A `*` in an origin's host stands for any subdomain (one label or more); ports must match. Browsers
 on an allowed origin get their preflights answered and `Access-Control-Allow-Origin` (with
 credentials) on every endpoint; a websocket whose `Origin` is not allowed is refused (403).
-Starlette's CORSMiddleware does the work; with `disable_cors` nothing is added and nothing checked.
+Starlette's CORSMiddleware does the work for requests that carry an `Origin`; the others (API
+clients, the run path under load) only get its `Vary: Origin`, added without it. With
+`disable_cors` nothing is added and nothing checked.
 """
 
 from __future__ import annotations
@@ -14,8 +16,27 @@ import re
 
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Message, Receive, Scope, Send
 
 MAX_AGE = 1728000  # seconds a preflight is cached (Hasura's)
+_VARY = (b"vary", b"Origin")
+
+
+class Cors(CORSMiddleware):
+    """Starlette's middleware, skipped by requests without an Origin: for those it only adds
+    `Vary: Origin`, yet its header objects and send wrapper were 3% of a synchronous run's CPU."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def varied(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), _VARY]
+            await send(message)
+
+        await self.app(scope, receive, varied)
 
 
 class Origins:
@@ -38,7 +59,7 @@ class Origins:
             return []
         return [
             Middleware(
-                CORSMiddleware,
+                Cors,
                 allow_origins=["*"] if self.any else self.exact,
                 allow_origin_regex=self.regex,
                 allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

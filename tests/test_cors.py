@@ -65,6 +65,17 @@ def test_a_list_of_origins_with_wildcards_and_ports(make_client: ClientFactory) 
         assert posted.status_code == 200  # the server answers; the browser keeps the answer from the page
 
 
+def test_answers_without_an_origin_still_vary_by_it(make_client: ClientFactory) -> None:
+    """A cache between must not give a browser an answer made for a request without Origin (no
+    CORS headers): every answer says it varies by Origin, whether or not it carries one."""
+    client = make_client()
+    plain = client.post("/v1/query", json={"type": "export_metadata", "args": {}})
+    assert "access-control-allow-origin" not in plain.headers
+    assert "origin" in plain.headers["vary"].lower()
+    page = client.get("/console")
+    assert "origin" in page.headers["vary"].lower()
+
+
 def test_disable_cors(make_client: ClientFactory) -> None:
     client = make_client(disable_cors=True)
     assert preflight(client, "/v1/graphql", "https://app.example.com").status_code == 405  # type: ignore[attr-defined]
