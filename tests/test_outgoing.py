@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from handlers.execution import http11
 from handlers.execution.outgoing import CallFailed, Outgoing
 from handlers.execution.proxies import Proxies
 
@@ -104,6 +105,38 @@ def test_connections_are_kept_and_reused() -> None:
         assert line == "POST /hook HTTP/1.1"
         assert headers["host"] == f"127.0.0.1:{server.port}"
         assert headers["content-length"] == "8"
+
+    run(test)
+
+
+def test_idle_connections_are_closed_after_a_while_whichever_host_is_called_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(http11, "IDLE_SECONDS", 0.2)
+
+    async def test() -> None:
+        closed = asyncio.Event()
+
+        async def first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await a.read(reader)
+            writer.write(answer(200))
+            await reader.read()  # until the client closes the connection it kept
+            closed.set()
+
+        async def other(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                await b.read(reader)
+                writer.write(answer(200))
+
+        async with Server(first) as a, Server(other) as b:
+            outgoing = Outgoing(Proxies({}))
+            await outgoing.send("POST", a.url(), {}, b"{}", 5)
+            await outgoing.send("POST", b.url(), {}, b"{}", 5)
+            assert not closed.is_set()  # kept, for a while
+            await asyncio.sleep(0.3)
+            await outgoing.send("POST", b.url(), {}, b"{}", 5)
+            await asyncio.wait_for(closed.wait(), 5)
+            outgoing.close()
 
     run(test)
 

@@ -211,6 +211,10 @@ class _Connection(asyncio.Protocol):
     def reusable(self) -> bool:
         return self.open and self.keep_alive and not self.transport_closing()
 
+    def usable(self, now: float) -> bool:
+        """Kept idle, still open, and not for too long."""
+        return self.open and not self.transport_closing() and now - self.idle_since < IDLE_SECONDS
+
     def transport_closing(self) -> bool:
         return self.transport is None or self.transport.is_closing()
 
@@ -227,6 +231,7 @@ Origin = tuple[bool, str, int, str | None, str | None]  # https, host, port, pro
 class Client:
     def __init__(self) -> None:
         self._idle: dict[Origin, list[_Connection]] = {}
+        self._next_sweep = 0.0
         self._tls: ssl.SSLContext | None = None
 
     async def request(
@@ -310,17 +315,25 @@ class Client:
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if connection.open and not connection.transport_closing() and now - connection.idle_since < IDLE_SECONDS:
+            if connection.usable(now):
                 return connection
             connection.close()
         return None
 
     def _give_back(self, origin: Origin, connection: _Connection) -> None:
-        connection.idle_since = time.monotonic()
+        now = connection.idle_since = time.monotonic()
         idle = self._idle.setdefault(origin, [])
         if len(idle) >= MAX_IDLE_PER_ORIGIN:
             idle.pop(0).close()
         idle.append(connection)
+        if now >= self._next_sweep:  # close what other origins left idle, forget origins no longer called
+            self._next_sweep = now + IDLE_SECONDS
+            for key, connections in list(self._idle.items()):
+                for stale in [c for c in connections if not c.usable(now)]:
+                    stale.close()
+                    connections.remove(stale)
+                if not connections:
+                    del self._idle[key]
 
     async def _connect(self, to: Target, proxy: str | None, auth: str | None, deadline: float) -> _Connection:
         loop = asyncio.get_running_loop()
