@@ -24,7 +24,7 @@ _VARY = (b"vary", b"Origin")
 
 class Cors(CORSMiddleware):
     """Starlette's middleware, skipped by requests without an Origin: for those it only adds
-    `Vary: Origin`, yet its header objects and send wrapper were 3% of a synchronous run's CPU."""
+    `Vary: Origin`, yet its header objects and send wrapper were about 8% of a synchronous run's CPU."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
