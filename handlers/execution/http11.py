@@ -95,9 +95,13 @@ def target(url: str) -> Target:
     path = quote(parts.path or "/", safe=_URL_SAFE) + (f"?{quote(parts.query, safe=_URL_SAFE)}" if parts.query else "")
     authorization = None
     if parts.username is not None:
-        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        authorization = "Basic " + base64.b64encode(credentials).decode()
+        authorization = basic_credentials(unquote(parts.username), unquote(parts.password or ""))
     return Target(https, host, port, path, host_header, authorization)
+
+
+def basic_credentials(user: str, password: str) -> str:
+    """An Authorization (or Proxy-Authorization) header's Basic value."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def _head(method: str, request_target: str, host: str, headers: dict[str, str], length: int | None) -> bytes:
@@ -126,8 +130,8 @@ class _Connection(asyncio.Protocol):
         self.answered = False  # some of the answer came
         self.bodiless = False  # the answer to a HEAD or a CONNECT: done with its headers
         self.keep_alive = False
+        self.headers_done = False
         self.timer: asyncio.TimerHandle | None = None
-        self.open = True
         self.idle_since = 0.0
 
     # -- asyncio.Protocol --
@@ -143,7 +147,7 @@ class _Connection(asyncio.Protocol):
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.open = False
+        self.transport = None
         waiter = self.waiter
         if waiter is None or waiter.done():
             return
@@ -153,8 +157,6 @@ class _Connection(asyncio.Protocol):
             self._fail(exc or ConnectionResetError("the server closed the connection"))
 
     # -- httptools callbacks --
-    headers_done = False
-
     def on_message_begin(self) -> None:
         self.headers, self.body, self.headers_done = [], [], False
 
@@ -208,18 +210,14 @@ class _Connection(asyncio.Protocol):
         self._fail(TimeoutError())
         self.close()
 
-    def reusable(self) -> bool:
-        return self.open and self.keep_alive and not self.transport_closing()
+    def closed(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
 
     def usable(self, now: float) -> bool:
         """Kept idle, still open, and not for too long."""
-        return self.open and not self.transport_closing() and now - self.idle_since < IDLE_SECONDS
-
-    def transport_closing(self) -> bool:
-        return self.transport is None or self.transport.is_closing()
+        return not self.closed() and now - self.idle_since < IDLE_SECONDS
 
     def close(self) -> None:
-        self.open = False
         self._stop_timer()
         if self.transport is not None:
             self.transport.close()
@@ -304,7 +302,7 @@ class Client:
                 connection.close()
                 raise
             break
-        if method == "HEAD" or not connection.reusable():  # a HEAD's body length is not its own
+        if method == "HEAD" or not connection.keep_alive or connection.closed():  # a HEAD's body is not framed
             connection.close()
         else:
             self._give_back(origin, connection)

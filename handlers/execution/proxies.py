@@ -19,7 +19,6 @@ itself (aiohttp's `trust_env`, for one, also sent `~/.netrc`'s credentials to we
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -28,6 +27,8 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from yarl import URL
+
+from handlers.execution.http11 import basic_credentials
 
 
 class Route(NamedTuple):
@@ -61,8 +62,7 @@ def _proxy(variable: str, value: str) -> Route:
         raise InvalidProxy(f"{variable}={value!r} is not an http:// proxy URL")
     if url.user is None:
         return Route(str(url))
-    credentials = base64.b64encode(f"{url.user}:{url.password or ''}".encode()).decode()
-    return Route(str(url.with_user(None)), f"Basic {credentials}")
+    return Route(str(url.with_user(None)), basic_credentials(url.user, url.password or ""))
 
 
 class Proxies:
